@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+// hmmdev: command-line tool for hmmdev devices.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "hmmdev.hpp"
+
+namespace {
+
+int usage(FILE *out)
+{
+    std::fprintf(out,
+        "usage: hmmdev [-d N] COMMAND\n"
+        "  -d N       use /dev/hmmdevN (default 0)\n"
+        "commands:\n"
+        "  list       list the hmmdev devices\n"
+        "  info       show the device's identity and interrupt count\n");
+    return out == stderr ? 2 : 0;
+}
+
+void print_info(unsigned index, const hmmdev::Info &i)
+{
+    std::printf("hmmdev%u: hw %u.%u, uapi %u, %u MSI-X vectors, %llu interrupts\n",
+                index, i.hw_major(), i.hw_minor(), i.uapi_version, i.msix_vectors,
+                static_cast<unsigned long long>(i.irq_count));
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    std::vector<std::string> args(argv + 1, argv + argc);
+    unsigned index = 0;
+    size_t pos = 0;
+
+    if (pos < args.size() && (args[pos] == "-h" || args[pos] == "--help"))
+        return usage(stdout);
+    if (pos < args.size() && args[pos] == "-d") {
+        if (pos + 1 >= args.size())
+            return usage(stderr);
+        char *end;
+        index = std::strtoul(args[pos + 1].c_str(), &end, 0);
+        if (*end)
+            return usage(stderr);
+        pos += 2;
+    }
+    if (pos >= args.size())
+        return usage(stderr);
+
+    const std::string &cmd = args[pos];
+    try {
+        if (cmd == "list") {
+            unsigned n = hmmdev::count_devices();
+            for (unsigned i = 0; i < n; i++)
+                print_info(i, hmmdev::Device::open(i).info());
+            if (n == 0)
+                std::printf("no hmmdev devices\n");
+            return 0;
+        }
+        if (cmd == "info") {
+            print_info(index, hmmdev::Device::open(index).info());
+            return 0;
+        }
+    } catch (const hmmdev::Error &e) {
+        std::fprintf(stderr, "hmmdev: %s\n", e.what());
+        return 1;
+    }
+    std::fprintf(stderr, "hmmdev: unknown command '%s'\n", cmd.c_str());
+    return usage(stderr);
+}

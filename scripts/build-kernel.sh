@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Build the hmmdev guest kernel (Linux 6.12.107 from the Debian source package
+# `linux` 6.12.107-1: its upstream tarball plus our config), test_hmm.ko and the
+# static upstream hmm-tests binary.  Prints the kernel build directory (O=).
+#
+#   KERNEL_FLAVOUR=release|debug   debug adds images/kernel-debug.config
+#
+# Cached in $HMMDEV_CACHE/linux-<flavour>-<key>; the key digests the source
+# version, this script and the config fragments, so a second clone with the
+# same inputs reuses the build, and a build that already finished is not
+# touched again (not even a no-op make, which costs ~30 s).
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+flavour=${KERNEL_FLAVOUR:-release}
+frags=(images/kernel.config)
+case "$flavour" in
+  release) ;;
+  debug) frags+=(images/kernel-debug.config) ;;
+  *) die "KERNEL_FLAVOUR=$flavour: expected release or debug" ;;
+esac
+
+key=$( (echo "$LINUX_DEB_VERSION"; hash_inputs scripts/build-kernel.sh scripts/sources.sha256 "${frags[@]}") | sha256sum | cut -c1-12)
+top="$HMMDEV_CACHE/linux-$flavour-$key"
+src="$HMMDEV_CACHE/linux-$LINUX_UPSTREAM"
+out="$top/build" logf="$top/build.log"
+mkdir -p "$top"
+exec 9>"$top/.lock"; flock 9
+
+if [ -f "$top/.built" ]; then
+  ln -sfn "$top" "$HMMDEV_CACHE/linux-$flavour"
+  echo "$out"; exit 0
+fi
+
+# The source tree is shared by all flavours and never written to (O= builds).
+(
+  flock 8
+  if [ ! -f "$src/.unpacked" ]; then
+    log "kernel: fetching Debian source linux $LINUX_DEB_VERSION" >&2
+    "$HMMDEV_ROOT/scripts/fetch-source.sh" linux "$LINUX_DEB_VERSION" "$HMMDEV_CACHE/sources" >&2
+    log "kernel: unpacking linux_$LINUX_UPSTREAM.orig.tar.xz (about a minute)" >&2
+    rm -rf "$src" "$src.tmp"; mkdir -p "$src.tmp"
+    tar -xJf "$HMMDEV_CACHE/sources/linux_$LINUX_UPSTREAM.orig.tar.xz" -C "$src.tmp" --strip-components=1
+    mv "$src.tmp" "$src"; touch "$src/.unpacked"
+  fi
+) 8>"$HMMDEV_CACHE/.linux-src.lock"
+
+export CCACHE_DIR=${CCACHE_DIR:-$HMMDEV_CACHE/ccache} CCACHE_BASEDIR=$HMMDEV_CACHE
+kmake() { make -C "$src" O="$out" CC="ccache gcc" -j"$JOBS" "$@"; }
+
+log "kernel: configure ($flavour: x86_64_defconfig + kvm_guest.config + ${frags[*]})" >&2
+rm -rf "$out"; mkdir -p "$out"; : > "$logf"
+run_logged "$logf" "kernel defconfig" kmake x86_64_defconfig kvm_guest.config
+fragpaths=(); for f in "${frags[@]}"; do fragpaths+=("$HMMDEV_ROOT/$f"); done
+run_logged "$logf" "merge_config" bash -c "cd '$out' && '$src/scripts/kconfig/merge_config.sh' -m -O '$out' '$out/.config' ${fragpaths[*]}"
+run_logged "$logf" "kernel olddefconfig" kmake olddefconfig
+
+# Every symbol the fragments ask for must have survived the merge.
+missing=$(cat "${fragpaths[@]}" | sed -n -e 's/^\(CONFIG_[A-Za-z0-9_]*\)=\(.*\)$/\1 \2/p' \
+                                       -e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set$/\1 n/p' |
+  while read -r sym want; do
+    got=$(sed -n -e "s/^$sym=\(.*\)$/\1/p" "$out/.config")
+    [ -n "$got" ] || got=n
+    [ "$got" = "$want" ] || echo "  $sym: wanted $want, got $got"
+  done)
+if [ -n "$missing" ]; then
+  echo "ERROR: kernel config: these requested symbols did not survive merge_config" >&2
+  echo "       (usually an unmet dependency; see 'make menuconfig' in $out):" >&2
+  echo "$missing" >&2
+  exit 1
+fi
+
+log "kernel: building bzImage and modules ($JOBS jobs, ~8 min on 2 cores, log $logf)" >&2
+run_logged "$logf" "kernel build" kmake bzImage modules
+run_logged "$logf" "kernel headers_install" kmake headers_install INSTALL_HDR_PATH="$out/usr-headers"
+
+# The upstream conformance suite, unmodified, as a static binary for the guest.
+log "kernel: building selftests/mm/hmm-tests (static)" >&2
+st="$src/tools/testing/selftests"
+run_logged "$logf" "hmm-tests build" gcc -static -O2 -Wall -D_GNU_SOURCE \
+  -isystem "$out/usr-headers/include" -I "$st" -I "$src" -I "$st/mm" \
+  -o "$out/hmm-tests" "$st/mm/hmm-tests.c" -lpthread
+touch "$top/.built"
+ln -sfn "$top" "$HMMDEV_CACHE/linux-$flavour"
+log "kernel: done: $out/arch/x86/boot/bzImage" >&2
+echo "$out"

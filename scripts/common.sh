@@ -1,0 +1,26 @@
+# Shared settings of the hmmdev build scripts.  Source it; do not run it.
+HMMDEV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HMMDEV_CACHE=${HMMDEV_CACHE:-$HOME/.cache/hmmdev}
+case "$HMMDEV_CACHE" in /*) ;; *) HMMDEV_CACHE="$HMMDEV_ROOT/$HMMDEV_CACHE";; esac
+QEMU_DEB_VERSION=1:10.2.2+ds-1
+LINUX_DEB_VERSION=6.12.107-1
+LINUX_UPSTREAM=6.12.107
+JOBS=${JOBS:-$(nproc)}
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+# hash_inputs FILE... : a short digest of the named files' contents and names.
+hash_inputs() {
+  (for f in "$@"; do echo "== $f"; cat "$HMMDEV_ROOT/$f"; done) | sha256sum | cut -c1-16
+}
+
+# run_logged LOGFILE WHAT CMD... : run with output to LOGFILE; on failure show its tail.
+run_logged() {
+  local logf=$1 what=$2; shift 2
+  if ! "$@" >>"$logf" 2>&1; then
+    echo "ERROR: $what failed.  Last lines of $logf:" >&2
+    tail -n 40 "$logf" >&2
+    exit 1
+  fi
+}
