@@ -52,7 +52,7 @@ class VmConfig:
     iommu: str = "lazy"                 # none | lazy | strict | pt
     append: str = ""                    # extra kernel command line
     load_driver: bool = True
-    boot_timeout: float = 120.0
+    boot_timeout: float = float(os.environ.get("HMMDEV_BOOT_TIMEOUT", "120"))
     log_dir: Optional[str] = None
     firmware_dirs: tuple = ("/usr/share/seabios", "/usr/share/qemu")
     extra_args: tuple = ()

@@ -70,3 +70,10 @@ def make_vm(artifacts, request):
     yield factory
     for vm in started:
         vm.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    from reports import published
+    for name, text in published():
+        terminalreporter.write_sep("-", name)
+        terminalreporter.write_line(text)
