@@ -21,6 +21,8 @@ class Artifacts:
         self.qemu_build = self._need("HMMDEV_QEMU_BUILD")
         self.qemu = self.qemu_build / "qemu-system-x86_64"
         self.qemu_python = self.qemu_build.parent / "src" / "python"
+        # Firmware stripped from the +ds source comes from Debian's packages.
+        self.firmware_args = ["-L", "/usr/share/seabios", "-L", "/usr/share/qemu"]
         self.log_dir = Path(os.environ.get("HMMDEV_TEST_LOGS", ROOT / "build/test-logs"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
         if str(self.qemu_python) not in sys.path:

@@ -20,9 +20,9 @@ def _parse_regs_h() -> dict[str, int]:
     vals: dict[str, int] = {}
     for m in re.finditer(r"^\s*(HMMDEV_\w+)\s*=\s*(0x[0-9a-fA-F]+|\d+)", text, re.M):
         vals[m.group(1)] = int(m.group(2), 0)
-    for m in re.finditer(r"^#define\s+(HMMDEV_\w+)\s+\(?(0x[0-9a-fA-F]+|\d+)u?\)?\s*$", text, re.M):
+    for m in re.finditer(r"^#define\s+(HMMDEV_\w+)\s+\(?(0x[0-9a-fA-F]+|\d+)u?\)?\s*(?:/\*.*)?$", text, re.M):
         vals[m.group(1)] = int(m.group(2), 0)
-    for m in re.finditer(r"^#define\s+(HMMDEV_\w+)\s+\(1u << (\d+)\)", text, re.M):
+    for m in re.finditer(r"^#define\s+(HMMDEV_\w+)\s+\(1u?l* << (\d+)\)", text, re.M):
         vals[m.group(1)] = 1 << int(m.group(2))
     return vals
 

@@ -15,8 +15,8 @@ def qmachine(artifacts, request):
     def factory(props: str = "", extra_args=()):
         log_dir = artifacts.log_dir / request.node.name
         log_dir.mkdir(parents=True, exist_ok=True)
-        m = QEMUQtestMachine(str(artifacts.qemu), log_dir=str(log_dir), args=[
-            "-M", "q35", "-nodefaults", "-m", "256M",
+        m = QEMUQtestMachine(str(artifacts.qemu), base_temp_dir=str(log_dir), args=[
+            *artifacts.firmware_args, "-M", "q35", "-nodefaults", "-m", "256M",
             "-d", "guest_errors", "-D", str(log_dir / "guest-errors.log"),
             "-device", f"hmmdev,id=hmmdev0,addr={HMMDEV_SLOT:02x}.0{props}",
             *extra_args])
