@@ -9,7 +9,7 @@
 set -euo pipefail
 pkg=$1 ver=$2 dest=$3
 root=$(cd "$(dirname "$0")/.." && pwd)
-sums="$root/scripts/sources.sha256"
+sums=${HMMDEV_SOURCE_SUMS:-$root/scripts/sources.sha256}   # overridable for the tests
 uver=${ver#*:}                       # drop the epoch: 1:10.2.2+ds-1 -> 10.2.2+ds-1
 files=$(awk -v p="${pkg}_" '$1 !~ /^#/ && index($2, p) == 1 {print $2}' "$sums" | grep -F "${uver%-*}")
 [ -n "$files" ] || { echo "fetch-source: no pinned sums for $pkg $ver in $sums" >&2; exit 1; }
