@@ -11,7 +11,7 @@ As a library:
     with Vm(VmConfig(qemu=..., kernel=..., initrd=...)) as vm:
         rc, out = vm.run("hmmdev info")
 
-Commands run through an agent on a virtio console (see images/init); the
+Commands run through an agent on a virtio-serial port (see images/init); the
 serial console is captured to a log, whose tail is shown when the guest fails
 to boot or a command times out.  QEMU is driven with QEMU's own python/qemu
 package (QEMUMachine, QMP), found in the QEMU source tree.
@@ -109,7 +109,7 @@ class Vm:
         args = cfg.qemu_args() + [
             "-device", "virtio-serial-pci,id=vser",
             "-chardev", f"socket,id=agent,path={self._agent_path},server=on,wait=off",
-            "-device", "virtconsole,chardev=agent,bus=vser.0",
+            "-device", "virtserialport,chardev=agent,name=org.hmmdev.agent,bus=vser.0",
         ]
         self.machine = QEMUMachine(cfg.qemu, args=args, base_temp_dir=self._tmp.name,
                                    console_log=str(self.console_log),

@@ -5,13 +5,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hmmdev_qtest import R
+
 ROOT = Path(__file__).resolve().parents[2]
 SYSFS = "/sys/class/hmmdev/hmmdev0"
+VERSION = f"{R['HMMDEV_VERSION_MAJOR']}.{R['HMMDEV_VERSION_MINOR']}"
 
 
 def test_driver_binds_and_counts_interrupts(make_vm):
     vm = make_vm()
-    assert vm.check(f"cat {SYSFS}/version").strip() == "0.1"
+    assert vm.check(f"cat {SYSFS}/version").strip() == VERSION
     assert vm.run("test -c /dev/hmmdev0")[0] == 0
     # probe rang the test doorbell once and saw the MSI-X message
     assert int(vm.check(f"cat {SYSFS}/irq_test_count")) == 1
@@ -21,7 +24,7 @@ def test_driver_binds_and_counts_interrupts(make_vm):
     irqs = vm.check("grep hmmdev-test /proc/interrupts")
     assert "PCI-MSIX" in irqs or "MSI" in irqs
     assert sum(int(x) for x in irqs.split()[1:3]) == 2
-    assert "hmmdev0: hw version 0.1" in vm.check("dmesg")
+    assert f"hmmdev0: hw version {VERSION}" in vm.check("dmesg")
 
 
 def test_guest_userspace_suite(make_vm):
@@ -35,8 +38,9 @@ def test_guest_userspace_suite(make_vm):
 def test_cli_lists_every_device(make_vm):
     vm = make_vm(devices=2)
     out = vm.check("hmmdev list")
-    assert re.search(r"^hmmdev0: hw 0\.1, uapi 1, 4 MSI-X vectors, \d+ interrupts$", out, re.M), out
-    assert re.search(r"^hmmdev1: hw 0\.1", out, re.M), out
+    assert re.search(rf"^hmmdev0: hw {re.escape(VERSION)}, uapi 1, {R['HMMDEV_MSIX_VECTORS']} "
+                     r"MSI-X vectors, \d+ interrupts$", out, re.M), out
+    assert re.search(rf"^hmmdev1: hw {re.escape(VERSION)}", out, re.M), out
     rc, out = vm.run("hmmdev -d 7 info")
     assert rc == 1 and "/dev/hmmdev7" in out and "No such file" in out
 
@@ -47,7 +51,7 @@ def test_module_reloads_from_host_share(make_vm):
     vm.check("rmmod hmmdev")
     assert vm.run("test -e /dev/hmmdev0")[0] != 0
     vm.check("insmod /host/guest-driver/hmmdev.ko")
-    assert vm.check(f"cat {SYSFS}/version").strip() == "0.1"
+    assert vm.check(f"cat {SYSFS}/version").strip() == VERSION
 
 
 def test_launcher_returns_command_status(artifacts):
@@ -58,7 +62,7 @@ def test_launcher_returns_command_status(artifacts):
            "--cmd", f"cat {SYSFS}/version; exit 3"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert p.returncode == 3, p.stderr
-    assert p.stdout.strip() == "0.1"
+    assert p.stdout.strip() == VERSION
 
 
 def test_launcher_reports_a_guest_that_never_boots(artifacts, tmp_path):

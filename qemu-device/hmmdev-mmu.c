@@ -1,0 +1,640 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * hmmdev: device MMU: system DMA, page-table walk, TLB, invalidation, and
+ * the context and out-of-band invalidation registers.
+ *
+ * hmmdev_dma_rw() and hmmdev_dma_atomic64() are the only places where the
+ * device touches system memory.  An ATS address translation cache slots in
+ * there: translate the DMA address (an IOVA under an IOMMU) through the ATC
+ * and access the target address space, without changing any caller.
+ *
+ * Copyright (c) 2026 The hmmdev authors
+ */
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/atomic.h"
+#include "qemu/bswap.h"
+#include "hw/pci/pci.h"
+#include "hmmdev.h"
+#include "trace.h"
+
+/*
+ * Memory only: a device access that resolves to MMIO fails instead of
+ * taking the BQL in prepare_mmio_access(), which the worker must never do
+ * (see hmmdev.h).  It also stops the device from DMAing into its own BARs.
+ */
+static const MemTxAttrs hmmdev_dma_attrs = { .memory = 1 };
+
+static bool hmmdev_inject_dma_fail(HmmdevState *s)
+{
+    uint32_t n = qatomic_read(&s->inject_dma_fail);
+
+    while (n) {
+        uint32_t old = qatomic_cmpxchg(&s->inject_dma_fail, n, n - 1);
+        if (old == n) {
+            trace_hmmdev_inject_dma_fail(n - 1);
+            return true;
+        }
+        n = old;
+    }
+    return false;
+}
+
+bool hmmdev_dma_rw(HmmdevState *s, dma_addr_t addr, void *buf, dma_addr_t len,
+                   DMADirection dir)
+{
+    MemTxResult r = MEMTX_ERROR;
+
+    if (!hmmdev_inject_dma_fail(s)) {
+        r = pci_dma_rw(PCI_DEVICE(s), addr, buf, len, dir, hmmdev_dma_attrs);
+    }
+    if (r != MEMTX_OK) {
+        HMMDEV_STAT_INC(s, dma_errors);
+        trace_hmmdev_err_dma(addr, len, dir == DMA_DIRECTION_FROM_DEVICE, r);
+        qemu_log_mask(LOG_GUEST_ERROR, "hmmdev: DMA %s 0x%"PRIx64" +0x%"PRIx64
+                      " failed (%d)\n",
+                      dir == DMA_DIRECTION_FROM_DEVICE ? "write" : "read",
+                      addr, len, r);
+        return false;
+    }
+    return true;
+}
+
+static uint64_t hmmdev_atomic_apply(uint32_t op, uint64_t cur,
+                                    uint64_t operand, uint64_t compare)
+{
+    switch (op) {
+    case HMMDEV_ATOMIC_ADD:
+        return cur + operand;
+    case HMMDEV_ATOMIC_INC:
+        return cur + 1;
+    case HMMDEV_ATOMIC_CMPXCHG:
+        return cur == compare ? operand : cur;
+    default:
+        g_assert_not_reached();
+    }
+}
+
+/* A host atomic on a little-endian 64-bit word, compare-and-swap based. */
+uint64_t hmmdev_host_atomic64(uint64_t *w, uint32_t op, uint64_t operand,
+                              uint64_t compare)
+{
+    uint64_t cur = qatomic_read(w), prev;
+
+    for (;;) {
+        uint64_t val = le64_to_cpu(cur);
+        uint64_t new = hmmdev_atomic_apply(op, val, operand, compare);
+
+        if (new == val) {
+            return val;
+        }
+        prev = qatomic_cmpxchg(w, cur, cpu_to_le64(new));
+        if (prev == cur) {
+            return val;
+        }
+        cur = prev;
+    }
+}
+
+/*
+ * Atomic read-modify-write of a 64-bit word of system memory, atomic with
+ * respect to CPU atomics: it needs a direct host mapping, so anything but
+ * RAM (a bounce buffer would not be atomic) fails.  @addr is 8-aligned.
+ */
+bool hmmdev_dma_atomic64(HmmdevState *s, dma_addr_t addr, uint32_t op,
+                         uint64_t operand, uint64_t compare, uint64_t *old)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    dma_addr_t len = sizeof(uint64_t);
+    ram_addr_t off;
+    void *p = NULL;
+
+    if (!hmmdev_inject_dma_fail(s)) {
+        p = dma_memory_map(pci_get_address_space(pdev), addr, &len,
+                           DMA_DIRECTION_FROM_DEVICE, hmmdev_dma_attrs);
+    }
+    if (p && (len < sizeof(uint64_t) || !memory_region_from_host(p, &off))) {
+        pci_dma_unmap(pdev, p, len, DMA_DIRECTION_FROM_DEVICE, 0);
+        p = NULL;
+    }
+    if (!p) {
+        HMMDEV_STAT_INC(s, dma_errors);
+        trace_hmmdev_err_dma(addr, sizeof(uint64_t), 1, MEMTX_ERROR);
+        qemu_log_mask(LOG_GUEST_ERROR, "hmmdev: atomic DMA at 0x%"PRIx64
+                      " failed: not RAM\n", addr);
+        return false;
+    }
+    *old = hmmdev_host_atomic64(p, op, operand, compare);
+    pci_dma_unmap(pdev, p, len, DMA_DIRECTION_FROM_DEVICE, sizeof(uint64_t));
+    return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* TLB                                                                    */
+/* ---------------------------------------------------------------------- */
+
+static HmmdevTlbEntry *hmmdev_tlb_lookup_locked(HmmdevState *s, uint32_t asid,
+                                                uint64_t va)
+{
+    uint32_t i;
+
+    for (i = 0; i < s->tlb_entries; i++) {
+        HmmdevTlbEntry *e = &s->tlb[i];
+
+        if (e->valid && e->asid == asid &&
+            e->va == (va & ~((1ull << e->shift) - 1))) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static void hmmdev_tlb_insert_locked(HmmdevState *s, const HmmdevTlbEntry *n)
+{
+    HmmdevTlbEntry *victim = NULL;
+    uint32_t i;
+
+    for (i = 0; i < s->tlb_entries; i++) {
+        HmmdevTlbEntry *e = &s->tlb[i];
+
+        /* Replace a stale copy of the same page (e.g. one without D). */
+        if (e->valid && e->asid == n->asid && e->va == n->va &&
+            e->shift == n->shift) {
+            victim = e;
+            break;
+        }
+        if (!e->valid) {
+            if (!victim || victim->valid) {
+                victim = e;
+            }
+        } else if (!victim || (victim->valid &&
+                               e->last_use < victim->last_use)) {
+            victim = e;
+        }
+    }
+    if (victim->valid && (victim->asid != n->asid || victim->va != n->va)) {
+        trace_hmmdev_tlb_evict(victim->asid, victim->va);
+    }
+    *victim = *n;
+    victim->valid = true;
+    victim->last_use = ++s->tlb_clock;
+    trace_hmmdev_tlb_insert(n->asid, n->va, n->shift, n->pte);
+}
+
+/*
+ * Drop matching entries and start an invalidation.  It completes at once
+ * unless the worker is inside a chunk, i.e. may still use a translation it
+ * got before; then hmmdev_mmu_chunk_end() completes it.
+ */
+void hmmdev_tlb_invalidate_locked(HmmdevState *s, uint32_t scope,
+                                  uint32_t asid, uint64_t va, uint64_t size)
+{
+    uint64_t end = va + size;
+    uint32_t i, dropped = 0;
+
+    for (i = 0; i < s->tlb_entries; i++) {
+        HmmdevTlbEntry *e = &s->tlb[i];
+        bool match;
+
+        if (!e->valid) {
+            continue;
+        }
+        switch (scope) {
+        case HMMDEV_INV_ALL:
+            match = true;
+            break;
+        case HMMDEV_INV_ASID:
+            match = e->asid == asid;
+            break;
+        default:
+            match = e->asid == asid && e->va < end &&
+                    va < e->va + (1ull << e->shift);
+            break;
+        }
+        if (match) {
+            e->valid = false;
+            dropped++;
+        }
+    }
+    s->inv_req++;
+    if (!s->in_chunk) {
+        s->inv_done = s->inv_req;
+    }
+    HMMDEV_STAT_INC(s, tlb_invalidations);
+    trace_hmmdev_tlb_invalidate(scope, asid, va, size, dropped, s->inv_req,
+                                s->inv_done);
+}
+
+void hmmdev_mmu_chunk_begin(HmmdevState *s)
+{
+    qemu_mutex_lock(&s->lock);
+    s->in_chunk = true;
+    qemu_mutex_unlock(&s->lock);
+}
+
+/* The worker no longer uses any translation: pending invalidations are done. */
+void hmmdev_mmu_chunk_end(HmmdevState *s)
+{
+    qemu_mutex_lock(&s->lock);
+    s->in_chunk = false;
+    if (s->inv_done != s->inv_req) {
+        s->inv_done = s->inv_req;
+        trace_hmmdev_inv_complete(s->inv_done);
+    }
+    qemu_mutex_unlock(&s->lock);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Page-table walk                                                        */
+/* ---------------------------------------------------------------------- */
+
+typedef enum {
+    WALK_OK,
+    WALK_FAIL,                  /* fault or error in *f */
+    WALK_RETRY,                 /* the leaf changed under the A/D update */
+} HmmdevWalkResult;
+
+static HmmdevWalkResult hmmdev_walk_once(HmmdevState *s, uint32_t asid,
+                                         uint64_t root, uint64_t va,
+                                         uint8_t access, HmmdevTlbEntry *out,
+                                         HmmdevXlateFault *f)
+{
+    uint64_t tables[HMMDEV_PT_LEVELS];
+    uint64_t table = root;
+    int level, depth = 0;
+
+    for (level = HMMDEV_PT_LEVELS; level >= 1; level--) {
+        unsigned shift = HMMDEV_PAGE_SHIFT + 9 * (level - 1);
+        uint64_t pte_addr = table + ((va >> shift) & (HMMDEV_PT_ENTRIES - 1)) * 8;
+        uint64_t pte, want, actual;
+        bool leaf;
+        int i;
+
+        f->level = level;
+        tables[depth++] = table;
+        if (!hmmdev_dma_rw(s, pte_addr, &pte, sizeof(pte),
+                           DMA_DIRECTION_TO_DEVICE)) {
+            f->error = HMMDEV_ERR_PT_DMA;
+            trace_hmmdev_err_walk(asid, va, level, pte_addr, f->error);
+            return WALK_FAIL;
+        }
+        pte = le64_to_cpu(pte);
+        trace_hmmdev_walk_step(asid, va, level, pte_addr, pte);
+
+        if (!(pte & HMMDEV_PTE_VALID)) {
+            f->error = HMMDEV_ERR_FAULT;
+            f->reason = HMMDEV_FAULT_NOT_PRESENT;
+            return WALK_FAIL;
+        }
+        if (pte & HMMDEV_PTE_RSVD_MASK) {
+            f->error = HMMDEV_ERR_PT_BAD;
+            trace_hmmdev_err_walk(asid, va, level, pte_addr, f->error);
+            return WALK_FAIL;
+        }
+        leaf = level == 1 || (level == 2 && (pte & HMMDEV_PTE_LEAF));
+        if (!leaf) {
+            uint64_t next = pte & HMMDEV_PTE_ADDR_MASK;
+
+            if (pte & (HMMDEV_PTE_LEAF | HMMDEV_PTE_DEVMEM)) {
+                f->error = HMMDEV_ERR_PT_BAD;
+                trace_hmmdev_err_walk(asid, va, level, pte_addr, f->error);
+                return WALK_FAIL;
+            }
+            /* Depth is bounded anyway; a repeat is still a broken table. */
+            for (i = 0; i < depth; i++) {
+                if (tables[i] == next) {
+                    f->error = HMMDEV_ERR_PT_BAD;
+                    trace_hmmdev_err_walk(asid, va, level, pte_addr, f->error);
+                    return WALK_FAIL;
+                }
+            }
+            table = next;
+            continue;
+        }
+
+        out->shift = level == 2 ? HMMDEV_HUGE_SHIFT : HMMDEV_PAGE_SHIFT;
+        if ((pte & HMMDEV_PTE_ADDR_MASK) & ((1ull << out->shift) - 1)) {
+            f->error = HMMDEV_ERR_PT_BAD;
+            trace_hmmdev_err_walk(asid, va, level, pte_addr, f->error);
+            return WALK_FAIL;
+        }
+        if ((access != HMMDEV_ACCESS_READ && !(pte & HMMDEV_PTE_WRITE)) ||
+            (access == HMMDEV_ACCESS_ATOMIC && !(pte & HMMDEV_PTE_ATOMIC))) {
+            f->error = HMMDEV_ERR_FAULT;
+            f->reason = HMMDEV_FAULT_PROTECTION;
+            return WALK_FAIL;
+        }
+        if ((pte & HMMDEV_PTE_DEVMEM) &&
+            !hmmdev_devmem_range_ok(s, pte & HMMDEV_PTE_ADDR_MASK,
+                                    1ull << out->shift)) {
+            f->error = HMMDEV_ERR_DEVMEM_RANGE;
+            trace_hmmdev_err_walk(asid, va, level, pte_addr, f->error);
+            return WALK_FAIL;
+        }
+
+        want = HMMDEV_PTE_ACCESSED;
+        if (access != HMMDEV_ACCESS_READ) {
+            want |= HMMDEV_PTE_DIRTY;
+        }
+        if ((pte & want) != want) {
+            if (!hmmdev_dma_atomic64(s, pte_addr, HMMDEV_ATOMIC_CMPXCHG,
+                                     pte | want, pte, &actual)) {
+                f->error = HMMDEV_ERR_PT_DMA;
+                trace_hmmdev_err_walk(asid, va, level, pte_addr, f->error);
+                return WALK_FAIL;
+            }
+            if (actual != pte) {
+                return WALK_RETRY;
+            }
+            pte |= want;
+            trace_hmmdev_walk_ad(asid, va, pte_addr, pte);
+        }
+
+        out->asid = asid;
+        out->va = va & ~((1ull << out->shift) - 1);
+        out->pte = pte;
+        out->dirty = pte & HMMDEV_PTE_DIRTY;
+        return WALK_OK;
+    }
+    g_assert_not_reached();
+}
+
+#define HMMDEV_WALK_RETRIES 16
+
+static bool hmmdev_walk(HmmdevState *s, uint32_t asid, uint64_t root,
+                        uint64_t va, uint8_t access, HmmdevTlbEntry *out,
+                        HmmdevXlateFault *f)
+{
+    int i;
+
+    for (i = 0; i < HMMDEV_WALK_RETRIES; i++) {
+        HMMDEV_STAT_INC(s, tlb_walks);
+        switch (hmmdev_walk_once(s, asid, root, va, access, out, f)) {
+        case WALK_OK:
+            return true;
+        case WALK_FAIL:
+            return false;
+        case WALK_RETRY:
+            break;
+        }
+    }
+    /* Software keeps rewriting the leaf: report it rather than spin. */
+    f->error = HMMDEV_ERR_PT_BAD;
+    trace_hmmdev_err_walk(asid, va, f->level, 0, f->error);
+    return false;
+}
+
+static void hmmdev_xlate_from_pte(const HmmdevTlbEntry *e, uint64_t va,
+                                  HmmdevXlate *x)
+{
+    uint64_t mask = (1ull << e->shift) - 1;
+
+    x->loc = (e->pte & HMMDEV_PTE_DEVMEM) ? HMMDEV_LOC_DEVMEM : HMMDEV_LOC_SYS;
+    x->addr = (e->pte & HMMDEV_PTE_ADDR_MASK) + (va & mask);
+    x->len = (1ull << e->shift) - (va & mask);
+}
+
+/*
+ * Translate @va of context @asid for @access.  Called by the worker between
+ * hmmdev_mmu_chunk_begin() and hmmdev_mmu_chunk_end(), without s->lock.
+ */
+bool hmmdev_mmu_translate(HmmdevState *s, uint32_t asid, uint64_t va,
+                          uint8_t access, HmmdevXlate *x, HmmdevXlateFault *f)
+{
+    HmmdevTlbEntry *e, n = { 0 };
+    uint64_t root, seq;
+
+    f->error = HMMDEV_ERR_NONE;
+    f->reason = 0;
+    f->level = 0;
+
+    qemu_mutex_lock(&s->lock);
+    if (asid >= HMMDEV_NUM_ASIDS || !s->ctx[asid].enabled) {
+        qemu_mutex_unlock(&s->lock);
+        f->error = HMMDEV_ERR_CTX;
+        trace_hmmdev_err_ctx(asid, va);
+        return false;
+    }
+    e = hmmdev_tlb_lookup_locked(s, asid, va);
+    /* A write through an entry without D must walk to set D in memory. */
+    if (e && (access == HMMDEV_ACCESS_READ || e->dirty)) {
+        e->last_use = ++s->tlb_clock;
+        hmmdev_xlate_from_pte(e, va, x);
+        qemu_mutex_unlock(&s->lock);
+        HMMDEV_STAT_INC(s, tlb_hits);
+        trace_hmmdev_tlb_hit(asid, va, x->loc, x->addr);
+        return true;
+    }
+    root = s->ctx[asid].root;
+    seq = s->inv_req;
+    qemu_mutex_unlock(&s->lock);
+
+    HMMDEV_STAT_INC(s, tlb_misses);
+    trace_hmmdev_tlb_miss(asid, va, access);
+    if (!hmmdev_walk(s, asid, root, va, access, &n, f)) {
+        if (f->error == HMMDEV_ERR_FAULT) {
+            trace_hmmdev_translate_fault(asid, va, access, f->reason, f->level);
+        }
+        return false;
+    }
+    hmmdev_xlate_from_pte(&n, va, x);
+
+    /*
+     * An invalidation since the walk started may cover what we read: use
+     * the result for this chunk only (the invalidation completes after it),
+     * but never cache it.
+     */
+    qemu_mutex_lock(&s->lock);
+    if (s->inv_req == seq) {
+        hmmdev_tlb_insert_locked(s, &n);
+    }
+    qemu_mutex_unlock(&s->lock);
+    return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Registers                                                              */
+/* ---------------------------------------------------------------------- */
+
+bool hmmdev_mmu_mmio_read(HmmdevState *s, hwaddr addr, uint64_t *val)
+{
+    if (addr >= HMMDEV_REG_CTX_BASE &&
+        addr < HMMDEV_REG_CTX_BASE + HMMDEV_NUM_ASIDS * HMMDEV_CTX_STRIDE) {
+        HmmdevCtx *c = &s->ctx[(addr - HMMDEV_REG_CTX_BASE) / HMMDEV_CTX_STRIDE];
+
+        qemu_mutex_lock(&s->lock);
+        if ((addr & (HMMDEV_CTX_STRIDE - 1)) == HMMDEV_CTXREG_ROOT_LO) {
+            *val = (uint32_t)c->root | (c->enabled ? HMMDEV_CTX_ENABLE : 0);
+        } else {
+            *val = c->root_hi_pending;
+        }
+        qemu_mutex_unlock(&s->lock);
+        return true;
+    }
+
+    qemu_mutex_lock(&s->lock);
+    switch (addr) {
+    case HMMDEV_REG_INV_ASID:
+        *val = s->inv_asid;
+        break;
+    case HMMDEV_REG_INV_VA_LO:
+        *val = (uint32_t)s->inv_va;
+        break;
+    case HMMDEV_REG_INV_VA_HI:
+        *val = s->inv_va >> 32;
+        break;
+    case HMMDEV_REG_INV_SIZE_LO:
+        *val = (uint32_t)s->inv_size;
+        break;
+    case HMMDEV_REG_INV_SIZE_HI:
+        *val = s->inv_size >> 32;
+        break;
+    case HMMDEV_REG_INV_CMD:
+        *val = 0;
+        break;
+    case HMMDEV_REG_INV_SEQ:
+        *val = (uint32_t)s->inv_done;
+        break;
+    case HMMDEV_REG_INV_STATUS:
+        *val = s->inv_done != s->inv_req ? HMMDEV_INV_STATUS_BUSY : 0;
+        break;
+    default:
+        qemu_mutex_unlock(&s->lock);
+        return false;
+    }
+    qemu_mutex_unlock(&s->lock);
+    return true;
+}
+
+static void hmmdev_ctx_write(HmmdevState *s, uint32_t asid, hwaddr reg,
+                             uint32_t val)
+{
+    HmmdevCtx *c = &s->ctx[asid];
+
+    if (reg == HMMDEV_CTXREG_ROOT_HI) {
+        qemu_mutex_lock(&s->lock);
+        c->root_hi_pending = val;
+        qemu_mutex_unlock(&s->lock);
+        return;
+    }
+    if (val & ~(HMMDEV_CTX_ROOT_MASK | HMMDEV_CTX_ENABLE)) {
+        HMMDEV_GUEST_ERR(s, HMMDEV_ERR_BAD_VALUE, hmmdev_err_bad_value,
+                         "reg 0x%x val 0x%x: %s",
+                         (unsigned)(HMMDEV_REG_CTX_BASE +
+                                    asid * HMMDEV_CTX_STRIDE),
+                         val, "context root not 4 KiB aligned");
+        return;
+    }
+    qemu_mutex_lock(&s->lock);
+    c->root = (uint64_t)c->root_hi_pending << 32 | (val & HMMDEV_CTX_ROOT_MASK);
+    c->enabled = val & HMMDEV_CTX_ENABLE;
+    trace_hmmdev_ctx_root(asid, c->root, c->enabled);
+    hmmdev_tlb_invalidate_locked(s, HMMDEV_INV_ASID, asid, 0, 0);
+    qemu_mutex_unlock(&s->lock);
+}
+
+static void hmmdev_inv_cmd(HmmdevState *s, uint32_t scope)
+{
+    uint64_t va, size, end;
+
+    if (scope < HMMDEV_INV_ALL || scope > HMMDEV_INV_RANGE) {
+        HMMDEV_GUEST_ERR(s, HMMDEV_ERR_BAD_VALUE, hmmdev_err_bad_value,
+                         "reg 0x%x val 0x%x: %s", HMMDEV_REG_INV_CMD, scope,
+                         "invalidation scope");
+        return;
+    }
+    qemu_mutex_lock(&s->lock);
+    va = s->inv_va;
+    size = s->inv_size;
+    if (scope != HMMDEV_INV_ALL && s->inv_asid >= HMMDEV_NUM_ASIDS) {
+        qemu_mutex_unlock(&s->lock);
+        HMMDEV_GUEST_ERR(s, HMMDEV_ERR_BAD_VALUE, hmmdev_err_bad_value,
+                         "reg 0x%x val 0x%x: %s", HMMDEV_REG_INV_ASID,
+                         s->inv_asid, "ASID out of range");
+        return;
+    }
+    if (scope == HMMDEV_INV_RANGE &&
+        ((va | size) & ((1ull << HMMDEV_PAGE_SHIFT) - 1))) {
+        /* Round outwards: a sloppy driver still gets a safe invalidation. */
+        end = ROUND_UP(va + size, 1ull << HMMDEV_PAGE_SHIFT);
+        va = ROUND_DOWN(va, 1ull << HMMDEV_PAGE_SHIFT);
+        size = end - va;
+        qemu_mutex_unlock(&s->lock);
+        HMMDEV_GUEST_ERR(s, HMMDEV_ERR_BAD_VALUE, hmmdev_err_bad_value,
+                         "reg 0x%x val 0x%x: %s", HMMDEV_REG_INV_VA_LO,
+                         (uint32_t)va, "invalidation range not 4 KiB aligned");
+        qemu_mutex_lock(&s->lock);
+    }
+    hmmdev_tlb_invalidate_locked(s, scope, s->inv_asid, va, size);
+    qemu_mutex_unlock(&s->lock);
+}
+
+bool hmmdev_mmu_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val)
+{
+    if (addr >= HMMDEV_REG_CTX_BASE &&
+        addr < HMMDEV_REG_CTX_BASE + HMMDEV_NUM_ASIDS * HMMDEV_CTX_STRIDE) {
+        hmmdev_ctx_write(s, (addr - HMMDEV_REG_CTX_BASE) / HMMDEV_CTX_STRIDE,
+                         addr & (HMMDEV_CTX_STRIDE - 1), val);
+        return true;
+    }
+
+    switch (addr) {
+    case HMMDEV_REG_INV_CMD:
+        hmmdev_inv_cmd(s, val);
+        return true;
+    case HMMDEV_REG_INV_ASID:
+    case HMMDEV_REG_INV_VA_LO:
+    case HMMDEV_REG_INV_VA_HI:
+    case HMMDEV_REG_INV_SIZE_LO:
+    case HMMDEV_REG_INV_SIZE_HI:
+        break;
+    default:
+        return false;
+    }
+
+    qemu_mutex_lock(&s->lock);
+    switch (addr) {
+    case HMMDEV_REG_INV_ASID:
+        s->inv_asid = val;
+        break;
+    case HMMDEV_REG_INV_VA_LO:
+        s->inv_va = deposit64(s->inv_va, 0, 32, val);
+        break;
+    case HMMDEV_REG_INV_VA_HI:
+        s->inv_va = deposit64(s->inv_va, 32, 32, val);
+        break;
+    case HMMDEV_REG_INV_SIZE_LO:
+        s->inv_size = deposit64(s->inv_size, 0, 32, val);
+        break;
+    case HMMDEV_REG_INV_SIZE_HI:
+        s->inv_size = deposit64(s->inv_size, 32, 32, val);
+        break;
+    }
+    qemu_mutex_unlock(&s->lock);
+    return true;
+}
+
+void hmmdev_mmu_realize(HmmdevState *s)
+{
+    s->tlb = g_new0(HmmdevTlbEntry, s->tlb_entries);
+}
+
+void hmmdev_mmu_unrealize(HmmdevState *s)
+{
+    g_free(s->tlb);
+    s->tlb = NULL;
+}
+
+/* The worker is quiesced. */
+void hmmdev_mmu_reset(HmmdevState *s)
+{
+    qemu_mutex_lock(&s->lock);
+    memset(s->tlb, 0, sizeof(*s->tlb) * s->tlb_entries);
+    memset(s->ctx, 0, sizeof(s->ctx));
+    s->tlb_clock = 0;
+    s->in_chunk = false;
+    s->inv_req = s->inv_done = 0;
+    s->inv_asid = 0;
+    s->inv_va = s->inv_size = 0;
+    qemu_mutex_unlock(&s->lock);
+}
