@@ -4,13 +4,21 @@
 # static upstream hmm-tests binary.  Prints the kernel build directory (O=).
 #
 #   KERNEL_FLAVOUR=release|debug   debug adds images/kernel-debug.config
+#   scripts/build-kernel.sh --print-dir   print the cache directory (no build)
+#   scripts/build-kernel.sh --config-only DIR
+#                                  only generate and check .config in DIR
 #
 # Cached in $HMMDEV_CACHE/linux-<flavour>-<key>; the key digests the source
-# version, this script and the config fragments, so a second clone with the
+# version, the recipe number below and the config fragments, so a second clone with the
 # same inputs reuses the build, and a build that already finished is not
 # touched again (not even a no-op make, which costs ~30 s).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
+
+config_only=
+if [ "${1:-}" = "--config-only" ]; then
+  config_only=$(mkdir -p "$2" && cd "$2" && pwd)
+fi
 
 flavour=${KERNEL_FLAVOUR:-release}
 frags=(images/kernel.config)
@@ -20,14 +28,19 @@ case "$flavour" in
   *) die "KERNEL_FLAVOUR=$flavour: expected release or debug" ;;
 esac
 
-key=$( (echo "$LINUX_DEB_VERSION"; hash_inputs scripts/build-kernel.sh scripts/sources.sha256 "${frags[@]}") | sha256sum | cut -c1-12)
+# Bump when the build steps below change what ends up in the build directory.
+RECIPE=1
+key=$( (echo "$LINUX_DEB_VERSION recipe $RECIPE"; hash_inputs scripts/sources.sha256 "${frags[@]}") | sha256sum | cut -c1-12)
 top="$HMMDEV_CACHE/linux-$flavour-$key"
 src="$HMMDEV_CACHE/linux-$LINUX_UPSTREAM"
+[ "${1:-}" = "--print-dir" ] && { echo "$top"; exit 0; }
 out="$top/build" logf="$top/build.log"
 mkdir -p "$top"
 exec 9>"$top/.lock"; flock 9
 
-if [ -f "$top/.built" ]; then
+if [ -n "$config_only" ]; then
+  out=$config_only logf=$config_only/config.log
+elif [ -f "$top/.built" ]; then
   ln -sfn "$top" "$HMMDEV_CACHE/linux-$flavour"
   echo "$out"; exit 0
 fi
@@ -68,6 +81,10 @@ if [ -n "$missing" ]; then
   echo "       (usually an unmet dependency; see 'make menuconfig' in $out):" >&2
   echo "$missing" >&2
   exit 1
+fi
+if [ -n "$config_only" ]; then
+  log "kernel: $flavour config OK: $out/.config" >&2
+  exit 0
 fi
 
 log "kernel: building bzImage and modules ($JOBS jobs, ~8 min on 2 cores, log $logf)" >&2

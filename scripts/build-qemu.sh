@@ -2,9 +2,10 @@
 # Build QEMU 10.2.2 (Debian source package, Debian patches applied) with the
 # hmmdev device overlaid as hw/hmmdev.  Prints the path of the QEMU build dir.
 #
-# The tree and build live in $HMMDEV_CACHE/qemu-<key>, where <key> digests the
-# source version and everything that shapes configure.  The device sources
-# (qemu-device/) are not part of the key: a change there is synced into the
+# The tree and build live in $HMMDEV_CACHE/qemu-<flavour>-<key>, where <key>
+# digests the source version, the configure arguments, the device list and the
+# recipe number below.  The device sources
+# (qemu-device/) are not part of the key (--print-dir prints the directory): a change there is synced into the
 # tree and ninja rebuilds incrementally.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -27,9 +28,12 @@ esac
 # symlinks first on PATH are how it gets used.
 [ -d /usr/lib/ccache ] && export PATH=/usr/lib/ccache:$PATH
 
-key=$( (echo "$QEMU_DEB_VERSION ${CONFIGURE_ARGS[*]}"; hash_inputs scripts/build-qemu.sh scripts/qemu-devices.mak scripts/sources.sha256) | sha256sum | cut -c1-12)
+# Bump when the unpack/hook steps below change what ends up in the tree.
+RECIPE=1
+key=$( (echo "$QEMU_DEB_VERSION recipe $RECIPE ${CONFIGURE_ARGS[*]}"; hash_inputs scripts/qemu-devices.mak scripts/sources.sha256) | sha256sum | cut -c1-12)
 top="$HMMDEV_CACHE/qemu-$flavour-$key"
 src="$top/src" build="$top/build" logf="$top/build.log"
+[ "${1:-}" = "--print-dir" ] && { echo "$top"; exit 0; }
 mkdir -p "$top"
 exec 9>"$top/.lock"; flock 9
 
@@ -56,14 +60,15 @@ rsync -r --checksum --delete --no-times --no-perms "$HMMDEV_ROOT/qemu-device/" "
 
 if [ ! -f "$top/.configured" ]; then
   log "qemu: configure ($flavour)" >&2
-  export CCACHE_DIR=${CCACHE_DIR:-$HMMDEV_CACHE/ccache} CCACHE_BASEDIR=$top
+  export CCACHE_DIR=${CCACHE_DIR:-$HMMDEV_CACHE/ccache} CCACHE_BASEDIR=$top CCACHE_NOHASHDIR=1
   rm -rf "$build"; mkdir -p "$build"
   (cd "$build" && run_logged "$logf" "QEMU configure" "$src/configure" "${CONFIGURE_ARGS[@]}")
   touch "$top/.configured"
 fi
 
-# ccache keyed relative to $top, so a rebuild under a new key still hits.
-export CCACHE_DIR=${CCACHE_DIR:-$HMMDEV_CACHE/ccache} CCACHE_BASEDIR=$top
+# ccache keyed relative to $top and without the build directory in the hash
+# (debug info keeps the first path), so a rebuild under a new key still hits.
+export CCACHE_DIR=${CCACHE_DIR:-$HMMDEV_CACHE/ccache} CCACHE_BASEDIR=$top CCACHE_NOHASHDIR=1
 log "qemu: ninja ($flavour, $JOBS jobs, log $logf)" >&2
 run_logged "$logf" "QEMU build" ninja -C "$build" -j "$JOBS" qemu-system-x86_64
 ln -sfn "$top" "$HMMDEV_CACHE/qemu-$flavour"
