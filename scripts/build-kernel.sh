@@ -35,14 +35,15 @@ top="$HMMDEV_CACHE/linux-$flavour-$key"
 src="$HMMDEV_CACHE/linux-$LINUX_UPSTREAM"
 [ "${1:-}" = "--print-dir" ] && { echo "$top"; exit 0; }
 out="$top/build" logf="$top/build.log"
-mkdir -p "$top"
-exec 9>"$top/.lock"; flock 9
-
 if [ -n "$config_only" ]; then
   out=$config_only logf=$config_only/config.log
-elif [ -f "$top/.built" ]; then
-  ln -sfn "$top" "$HMMDEV_CACHE/linux-$flavour"
-  echo "$out"; exit 0
+else
+  mkdir -p "$top"
+  exec 9>"$top/.lock"; flock 9
+  if [ -f "$top/.built" ]; then
+    ln -sfn "$top" "$HMMDEV_CACHE/linux-$flavour"
+    echo "$out"; exit 0
+  fi
 fi
 
 # The source tree is shared by all flavours and never written to (O= builds).
