@@ -20,7 +20,8 @@ PYTEST_ARGS ?=
 qemu_dir = $$(cat $(BUILD)/qemu-$(QEMU_FLAVOUR).dir)
 kernel_dir = $$(cat $(BUILD)/kernel-$(KERNEL_FLAVOUR).dir)
 
-.PHONY: all deps deps-check qemu kernel driver userspace initramfs run test test-device test-vm clean distclean help
+.PHONY: all deps deps-check qemu qemu-asan kernel driver userspace initramfs run test test-device test-vm \
+	fuzz bench clean distclean help
 
 all: qemu initramfs
 
@@ -38,6 +39,12 @@ qemu: deps-check
 	@mkdir -p $(BUILD)
 	@scripts/build-qemu.sh > $(BUILD)/qemu-$(QEMU_FLAVOUR).dir.tmp && \
 	  mv $(BUILD)/qemu-$(QEMU_FLAVOUR).dir.tmp $(BUILD)/qemu-$(QEMU_FLAVOUR).dir
+
+# The ASan+UBSan QEMU for the random run (make fuzz, and the short run in make test).
+qemu-asan: deps-check
+	@mkdir -p $(BUILD)
+	@QEMU_FLAVOUR=asan scripts/build-qemu.sh > $(BUILD)/qemu-asan.dir.tmp && \
+	  mv $(BUILD)/qemu-asan.dir.tmp $(BUILD)/qemu-asan.dir
 
 kernel: deps-check
 	@mkdir -p $(BUILD)
@@ -69,8 +76,28 @@ run: all
 QEMU_ENV = HMMDEV_QEMU_BUILD=$(qemu_dir)
 TEST_ENV = $(QEMU_ENV) HMMDEV_KERNEL_BUILD=$(kernel_dir) HMMDEV_INITRD=$(INITRD)
 
-test: all
-	@$(TEST_ENV) $(PY) -m pytest -v -rfEs tests $(PYTEST_ARGS)
+# The bounded random run (tests/device/test_random.py) against the ASan+UBSan
+# QEMU: any crash or sanitizer report fails it.  FUZZ_SEED=N replays a run
+# (the seed is printed).  make test includes a short one.
+FUZZ_SECONDS ?= 180
+TEST_FUZZ_SECONDS ?= 15
+FUZZ_RUN = HMMDEV_QEMU_BUILD=$$(cat $(BUILD)/qemu-asan.dir) HMMDEV_TEST_LOGS=$(BUILD)/test-logs/asan \
+	$(if $(FUZZ_SEED),HMMDEV_RANDOM_SEED=$(FUZZ_SEED)) \
+	$(PY) -m pytest -v -rfEsP tests/device/test_random.py
+
+# Both suites run even when the first fails; the exit status covers both.
+test: all qemu-asan
+	@st=0; $(TEST_ENV) $(PY) -m pytest -v -rfEs tests $(PYTEST_ARGS) || st=1; \
+	 echo "[test] random run, $(TEST_FUZZ_SECONDS) s, ASan+UBSan QEMU"; \
+	 HMMDEV_RANDOM_SECONDS=$(TEST_FUZZ_SECONDS) $(FUZZ_RUN) || st=1; exit $$st
+
+fuzz: qemu-asan
+	@HMMDEV_RANDOM_SECONDS=$(FUZZ_SECONDS) $(FUZZ_RUN)
+
+# Copy-engine throughput against host memcpy; a report, not a test:
+# build/bench/copy-engine.{json,md}.
+bench: qemu
+	@$(QEMU_ENV) $(PY) bench/copy_engine.py --out $(BUILD)/bench
 
 test-device: qemu
 	@$(QEMU_ENV) $(PY) -m pytest -v -rfEs tests/device $(PYTEST_ARGS)

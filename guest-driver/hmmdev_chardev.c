@@ -18,15 +18,17 @@ static const struct class hmmdev_class = {
 /*
  * Copy an extensible ioctl argument whose first __u32 is its size, the way
  * copy_struct_from_user() defines: short structs are zero-extended, long ones
- * must have a zero tail (-E2BIG otherwise).
+ * must have a zero tail (-E2BIG otherwise).  Sizes below @minsize (the first
+ * version of the struct) or above a page are -EINVAL.
  */
-static int hmmdev_copy_arg(void *dst, size_t ksize, void __user *uarg, u32 *usize)
+static int hmmdev_copy_arg(void *dst, size_t ksize, size_t minsize,
+			   void __user *uarg, u32 *usize)
 {
 	int ret;
 
 	if (get_user(*usize, (u32 __user *)uarg))
 		return -EFAULT;
-	if (*usize < sizeof(u32) || *usize > PAGE_SIZE)
+	if (*usize < minsize || *usize > PAGE_SIZE)
 		return -EINVAL;
 	ret = copy_struct_from_user(dst, ksize, uarg, *usize);
 	if (ret)
@@ -35,38 +37,168 @@ static int hmmdev_copy_arg(void *dst, size_t ksize, void __user *uarg, u32 *usiz
 	return 0;
 }
 
-static long hmmdev_ioctl_get_info(struct hmmdev *hd, void __user *uarg)
+/* Write back at most what userspace gave; size says how much was filled. */
+static int hmmdev_copy_out(void __user *uarg, void *src, size_t ksize, u32 usize)
 {
+	u32 n = min_t(u32, usize, ksize);
+
+	*(u32 *)src = n;
+	return copy_to_user(uarg, src, n) ? -EFAULT : 0;
+}
+
+/* Are all bytes of a field range zero? */
+static bool hmmdev_zero(const void *p, size_t len)
+{
+	return !memchr_inv(p, 0, len);
+}
+
+static long hmmdev_ioctl_get_info(struct hmmdev_ctx *ctx, void __user *uarg)
+{
+	struct hmmdev *hd = ctx->hd;
 	struct hmmdev_info info;
 	u32 usize;
 	int ret;
 
-	ret = hmmdev_copy_arg(&info, sizeof(info), uarg, &usize);
+	ret = hmmdev_copy_arg(&info, sizeof(info), sizeof(u32), uarg, &usize);
 	if (ret)
 		return ret;
-	if (info.uapi_version || info.hw_version || info.msix_vectors || info.irq_count)
-		return -EINVAL;		/* output-only fields must be zero on input */
+	/* output-only fields must be zero on input */
+	if (!hmmdev_zero(&info.uapi_version, sizeof(info) - sizeof(info.size)))
+		return -EINVAL;
 	info.uapi_version = HMMDEV_UAPI_VERSION;
 	info.hw_version = hd->hw_version;
 	info.msix_vectors = hd->msix_vectors;
 	info.irq_count = atomic64_read(&hd->irq_count);
-	info.size = min_t(u32, usize, sizeof(info));
-	if (copy_to_user(uarg, &info, info.size))
-		return -EFAULT;
-	return 0;
+	info.asid = ctx->asid;
+	info.num_queues = hd->num_queues;
+	info.num_asids = hd->num_asids;
+	info.devmem_size = hd->devmem_size;
+	return hmmdev_copy_out(uarg, &info, sizeof(info), usize);
+}
+
+static long hmmdev_ioctl_queue_create(struct hmmdev_ctx *ctx, void __user *uarg)
+{
+	struct hmmdev_queue_create qc;
+	u32 usize;
+	int ret;
+
+	ret = hmmdev_copy_arg(&qc, sizeof(qc), sizeof(qc), uarg, &usize);
+	if (ret)
+		return ret;
+	if (qc.flags || qc.queue_id)
+		return -EINVAL;
+	ret = hmmdev_queue_create(ctx, qc.entries, &qc.queue_id);
+	if (ret)
+		return ret;
+	return hmmdev_copy_out(uarg, &qc, sizeof(qc), usize);
+}
+
+static long hmmdev_ioctl_submit(struct hmmdev_ctx *ctx, void __user *uarg)
+{
+	struct hmmdev_submit sb;
+	struct hmmdev_queue *q;
+	struct hmmdev_cmd *cmds;
+	u32 usize;
+	int ret;
+
+	ret = hmmdev_copy_arg(&sb, sizeof(sb), sizeof(sb), uarg, &usize);
+	if (ret)
+		return ret;
+	if ((sb.flags & ~HMMDEV_SUBMIT_F_NONBLOCK) || sb.pad0 || sb.fence ||
+	    sb.cmd_size != sizeof(struct hmmdev_cmd) || !sb.count ||
+	    sb.count >= HMMDEV_QUEUE_MAX_ENTRIES)
+		return -EINVAL;
+	q = hmmdev_queue_get(ctx, sb.queue_id);
+	if (!q)
+		return -ENOENT;
+	if (sb.count > q->entries - 1)
+		return -EINVAL;
+	cmds = memdup_array_user(u64_to_user_ptr(sb.cmds), sb.count, sizeof(*cmds));
+	if (IS_ERR(cmds))
+		return PTR_ERR(cmds);
+	ret = hmmdev_queue_submit(q, cmds, sb.count,
+				  sb.flags & HMMDEV_SUBMIT_F_NONBLOCK, &sb.fence);
+	kfree(cmds);
+	if (ret)
+		return ret;
+	return hmmdev_copy_out(uarg, &sb, sizeof(sb), usize);
+}
+
+static long hmmdev_ioctl_wait(struct hmmdev_ctx *ctx, void __user *uarg)
+{
+	struct hmmdev_wait w;
+	struct hmmdev_queue *q;
+	u32 usize;
+	int ret;
+
+	ret = hmmdev_copy_arg(&w, sizeof(w), sizeof(w), uarg, &usize);
+	if (ret)
+		return ret;
+	if (w.flags || w.error || w.result || w.info || w.pad0)
+		return -EINVAL;
+	q = hmmdev_queue_get(ctx, w.queue_id);
+	if (!q)
+		return -ENOENT;
+	ret = hmmdev_queue_wait(q, w.fence, w.timeout_ns, &w);
+	if (ret)
+		return ret;
+	return hmmdev_copy_out(uarg, &w, sizeof(w), usize);
+}
+
+static long hmmdev_ioctl_stats(struct hmmdev_ctx *ctx, void __user *uarg)
+{
+	struct hmmdev_stats st;
+	struct hmmdev_counters *c;
+	u64 *out = &st.faults;
+	unsigned int i;
+	u32 usize;
+	int ret;
+
+	BUILD_BUG_ON(sizeof(st) != offsetof(struct hmmdev_stats, faults) +
+		     HMMDEV_STAT_NR * sizeof(u64));
+	ret = hmmdev_copy_arg(&st, sizeof(st), offsetof(struct hmmdev_stats, faults),
+			      uarg, &usize);
+	if (ret)
+		return ret;
+	if (!hmmdev_zero(&st.faults, sizeof(st) - offsetof(struct hmmdev_stats, faults)))
+		return -EINVAL;
+	switch (st.scope) {
+	case HMMDEV_STATS_CONTEXT:
+		c = &ctx->stats;
+		break;
+	case HMMDEV_STATS_DEVICE:
+		c = &ctx->hd->stats;
+		break;
+	default:
+		return -EINVAL;
+	}
+	for (i = 0; i < HMMDEV_STAT_NR; i++)
+		out[i] = atomic64_read(&c->v[i]);
+	return hmmdev_copy_out(uarg, &st, sizeof(st), usize);
 }
 
 static long hmmdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	struct hmmdev *hd = file->private_data;
+	struct hmmdev_ctx *ctx = file->private_data;
 	void __user *uarg = (void __user *)arg;
 
 	/* Dispatch on the number only: the size field, not _IOC_SIZE, versions. */
 	if (_IOC_TYPE(cmd) != HMMDEV_IOC_MAGIC)
 		return -ENOTTY;
+	/* A context belongs to the address space that opened it (as amdkfd). */
+	if (ctx->mm != current->mm)
+		return -EBADF;
 	switch (_IOC_NR(cmd)) {
 	case _IOC_NR(HMMDEV_IOC_GET_INFO):
-		return hmmdev_ioctl_get_info(hd, uarg);
+		return hmmdev_ioctl_get_info(ctx, uarg);
+	case _IOC_NR(HMMDEV_IOC_QUEUE_CREATE):
+		return hmmdev_ioctl_queue_create(ctx, uarg);
+	case _IOC_NR(HMMDEV_IOC_SUBMIT):
+		return hmmdev_ioctl_submit(ctx, uarg);
+	case _IOC_NR(HMMDEV_IOC_WAIT):
+		return hmmdev_ioctl_wait(ctx, uarg);
+	case _IOC_NR(HMMDEV_IOC_STATS):
+		return hmmdev_ioctl_stats(ctx, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -74,13 +206,26 @@ static long hmmdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 static int hmmdev_open(struct inode *inode, struct file *file)
 {
-	file->private_data = container_of(inode->i_cdev, struct hmmdev, cdev);
+	struct hmmdev *hd = container_of(inode->i_cdev, struct hmmdev, cdev);
+	struct hmmdev_ctx *ctx;
+
+	ctx = hmmdev_ctx_create(hd);
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+	file->private_data = ctx;
+	return 0;
+}
+
+static int hmmdev_release(struct inode *inode, struct file *file)
+{
+	hmmdev_ctx_destroy(file->private_data);
 	return 0;
 }
 
 static const struct file_operations hmmdev_fops = {
 	.owner = THIS_MODULE,
 	.open = hmmdev_open,
+	.release = hmmdev_release,
 	.unlocked_ioctl = hmmdev_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,

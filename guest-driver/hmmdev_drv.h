@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * hmmdev driver: state shared by the driver's files.
+ *
+ * docs/driver.md describes the design and the lock order.
  */
 #ifndef HMMDEV_DRV_H
 #define HMMDEV_DRV_H
@@ -8,11 +10,121 @@
 #include <linux/cdev.h>
 #include <linux/completion.h>
 #include <linux/device.h>
+#include <linux/kref.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <uapi/linux/hmmdev.h>
 #include "hmmdev-regs.h"
 
 #define HMMDEV_DRV_NAME "hmmdev"
 #define HMMDEV_MAX_DEVICES 16
+
+#define HMMDEV_FQ_ENTRIES	1024	/* fault ring records */
+#define HMMDEV_FAULT_BATCH	64	/* records handled per round */
+#define HMMDEV_INV_TIMEOUT_US	1000000	/* out-of-band invalidation */
+#define HMMDEV_FAULT_WINDOW	SZ_2M	/* a fault resolves its 2 MiB block */
+#define HMMDEV_FAULT_MAX_PAGES	(SZ_8M >> PAGE_SHIFT)	/* one fault group */
+
+/* Counters kept per device and per context; the order is struct hmmdev_stats'. */
+enum hmmdev_stat {
+	HMMDEV_STAT_FAULTS,
+	HMMDEV_STAT_FAULT_BATCHES,
+	HMMDEV_STAT_FAULT_GROUPS,
+	HMMDEV_STAT_PAGES_FAULTED,
+	HMMDEV_STAT_HUGE_MAPPINGS,
+	HMMDEV_STAT_REPLAYS,
+	HMMDEV_STAT_CANCELS,
+	HMMDEV_STAT_INVALIDATIONS,
+	HMMDEV_STAT_PAGES_INVALIDATED,
+	HMMDEV_STAT_CMDS_SUBMITTED,
+	HMMDEV_STAT_CMDS_COMPLETED,
+	HMMDEV_STAT_CMD_ERRORS,
+	HMMDEV_STAT_MIGRATED_TO_DEV,
+	HMMDEV_STAT_MIGRATED_TO_SYS,
+	HMMDEV_STAT_EVICTIONS,
+	HMMDEV_STAT_MIGRATE_SKIPPED,
+	HMMDEV_STAT_NR,
+};
+
+/* A set of monotonic counters. */
+struct hmmdev_counters {
+	atomic64_t v[HMMDEV_STAT_NR];
+};
+
+/* One 4 KiB device page table and its software shadow. */
+struct hmmdev_pt_table {
+	__le64 *e;			/* the entries the device reads */
+	dma_addr_t dma;			/* their DMA address */
+	unsigned int level;		/* 4 (root) .. 1 */
+	unsigned int used;		/* valid entries */
+	struct list_head node;		/* in hmmdev_pt.cache while spare */
+	/* child table (non-leaf entries) or mapped struct page (leaves) */
+	void *sw[HMMDEV_PT_ENTRIES];
+};
+
+/* A context's device page tables. */
+struct hmmdev_pt {
+	struct hmmdev *hd;
+	struct hmmdev_pt_table *root;
+	unsigned long ntables;
+
+	spinlock_t cache_lock;		/* protects the fields below */
+	struct list_head cache;		/* preallocated spare tables */
+	unsigned int ncache;
+	/* protects the above */
+};
+
+/* One hardware submission queue, owned by a context. */
+struct hmmdev_queue {
+	struct hmmdev_ctx *ctx;
+	unsigned int hwq;		/* hardware queue index */
+	unsigned int id;		/* handle in the context */
+	unsigned int entries;
+	struct HmmdevCmd *ring;		/* dma_alloc_coherent */
+	dma_addr_t ring_dma;
+
+	/* per ring slot: the command there, its seqno and its saved result */
+	struct hmmdev_cmd *slot_cmd;	/* as userspace gave it (fault windows) */
+	u64 *slot_seq;
+	s32 *slot_err;			/* -errno of the command, 0 if none */
+	u32 *slot_status;
+	u64 *slot_result;
+
+	spinlock_t lock;		/* protects the fields below */
+	u64 submitted;			/* last seqno queued (from 1) */
+	u64 retired;			/* every seqno <= retired has completed */
+	bool dead;			/* disabled: context or device going away */
+	/* protects the above */
+
+	struct mutex submit_lock;	/* serializes submitters */
+	wait_queue_head_t wq;		/* woken on completion */
+};
+
+/* One open of /dev/hmmdevN: an address space mirrored on the device. */
+struct hmmdev_ctx {
+	struct hmmdev *hd;
+	struct kref ref;
+	struct mm_struct *mm;		/* the notifier's, mmgrab()ed */
+	pid_t tgid;			/* the opener, for debugfs */
+	unsigned int asid;
+	struct mmu_interval_notifier notifier;
+
+	struct mutex lock;		/* device page-table lock (see docs) */
+	struct hmmdev_pt pt;
+	bool detached;			/* device removed: map nothing more */
+	/* protects the above */
+
+	struct mutex queues_lock;	/* protects queues[] */
+	struct hmmdev_queue *queues[HMMDEV_NUM_QUEUES];
+
+	struct list_head node;		/* in hmmdev.contexts */
+	struct dentry *debugfs;
+	struct hmmdev_counters stats;
+};
 
 /* One bound hmmdev PCI function. */
 struct hmmdev {
@@ -23,10 +135,47 @@ struct hmmdev {
 	struct device *dev;		/* /sys/class/hmmdev/hmmdevN */
 	u32 hw_version;
 	u32 msix_vectors;
+	u32 num_queues;
+	u32 num_asids;
+	u64 devmem_size;
 
 	atomic64_t irq_count;		/* every vector */
 	atomic64_t irq_test_count;	/* HMMDEV_MSIX_VEC_TEST only */
 	struct completion irq_test_done;
+
+	/* fault ring: written by the device, drained by fault_work */
+	struct HmmdevFaultRecord *fq;
+	dma_addr_t fq_dma;
+	u32 fq_head;
+	struct workqueue_struct *fault_wq;
+	struct work_struct fault_work;
+	/* fault_work's scratch space, HMMDEV_FAULT_MAX_PAGES each */
+	unsigned long *fault_req;	/* hmm_range input flags */
+	unsigned long *fault_pfns;	/* hmm_range output */
+	dma_addr_t *fault_dma;		/* DMA mappings made for them */
+	struct HmmdevFaultRecord *fault_recs;	/* HMMDEV_FAULT_BATCH records */
+	void *faults;			/* HMMDEV_FAULT_BATCH struct hmmdev_fault */
+
+	spinlock_t inv_lock;		/* protects the INV_* registers and gone */
+	bool gone;			/* removed: no more register access */
+
+	struct mutex ctx_mutex;		/* protects the fields below */
+	DECLARE_BITMAP(asid_map, HMMDEV_NUM_ASIDS);
+	struct list_head contexts;
+	bool dead;			/* being removed: no new contexts or queues */
+	/* protects the above */
+
+	spinlock_t lock;		/* protects hwq[] (taken from IRQs) */
+	struct hmmdev_queue *hwq[HMMDEV_NUM_QUEUES];
+
+	struct hmmdev_qvec {
+		struct hmmdev *hd;
+		unsigned int q;
+	} qvec[HMMDEV_NUM_QUEUES];	/* per queue vector: request_irq() data */
+
+	struct kref ref;		/* contexts keep the struct alive */
+	struct dentry *debugfs;
+	struct hmmdev_counters stats;
 };
 
 static inline u32 hmmdev_rd(struct hmmdev *hd, u32 reg)
@@ -39,6 +188,17 @@ static inline void hmmdev_wr(struct hmmdev *hd, u32 reg, u32 val)
 	writel(val, hd->regs + reg);
 }
 
+static inline u32 hmmdev_qreg(unsigned int q, u32 reg)
+{
+	return HMMDEV_REG_QUEUE_BASE + q * HMMDEV_QUEUE_STRIDE + reg;
+}
+
+static inline void hmmdev_count(struct hmmdev_ctx *ctx, enum hmmdev_stat s, u64 n)
+{
+	atomic64_add(n, &ctx->stats.v[s]);
+	atomic64_add(n, &ctx->hd->stats.v[s]);
+}
+
 /* hmmdev_chardev.c */
 int hmmdev_chardev_init(void);
 void hmmdev_chardev_exit(void);
@@ -47,6 +207,63 @@ void hmmdev_chardev_remove(struct hmmdev *hd);
 
 /* hmmdev_pci.c */
 int hmmdev_irq_test(struct hmmdev *hd, unsigned int timeout_ms);
+void hmmdev_put(struct hmmdev *hd);
+int hmmdev_invalidate(struct hmmdev *hd, unsigned int scope, unsigned int asid,
+		      u64 va, u64 size);
+
+/* hmmdev_ctx.c */
+struct hmmdev_ctx *hmmdev_ctx_create(struct hmmdev *hd);
+void hmmdev_ctx_destroy(struct hmmdev_ctx *ctx);
+void hmmdev_ctx_put(struct hmmdev_ctx *ctx);
+void hmmdev_ctx_detach_all(struct hmmdev *hd);
+static inline void hmmdev_ctx_get(struct hmmdev_ctx *ctx)
+{
+	kref_get(&ctx->ref);
+}
+
+/* hmmdev_pt.c */
+int hmmdev_pt_init(struct hmmdev_pt *pt, struct hmmdev *hd);
+void hmmdev_pt_fini(struct hmmdev_pt *pt);
+int hmmdev_pt_reserve(struct hmmdev_pt *pt, u64 start, u64 end);
+struct page *hmmdev_pt_lookup(struct hmmdev_pt *pt, u64 va, unsigned int *order,
+			      u64 *pte);
+int hmmdev_pt_map(struct hmmdev_ctx *ctx, u64 va, unsigned int order,
+		  struct page *page, dma_addr_t dma, u64 perm, bool *need_inv);
+unsigned long hmmdev_pt_invalidate(struct hmmdev_ctx *ctx, u64 start, u64 end);
+void hmmdev_pt_dump(struct hmmdev_pt *pt, struct seq_file *m);
+
+/* hmmdev_queue.c */
+int hmmdev_queue_create(struct hmmdev_ctx *ctx, u32 entries, u32 *id);
+void hmmdev_queue_kill(struct hmmdev_queue *q);
+void hmmdev_queue_free(struct hmmdev_queue *q);
+struct hmmdev_queue *hmmdev_queue_get(struct hmmdev_ctx *ctx, u32 id);
+int hmmdev_queue_submit(struct hmmdev_queue *q, const struct hmmdev_cmd *cmds,
+			u32 count, bool nonblock, u64 *fence);
+int hmmdev_queue_wait(struct hmmdev_queue *q, u64 fence, s64 timeout_ns,
+		      struct hmmdev_wait *w);
+void hmmdev_queue_retire(struct hmmdev_queue *q);
+irqreturn_t hmmdev_queue_irq(int irq, void *data);
+
+/* hmmdev_fault.c */
+int hmmdev_fault_init(struct hmmdev *hd);
+void hmmdev_fault_fini(struct hmmdev *hd);
+irqreturn_t hmmdev_fault_irq(int irq, void *data);
+
+/* hmmdev_mirror.c */
+extern const struct mmu_interval_notifier_ops hmmdev_mirror_ops;
+int hmmdev_mirror_fault(struct hmmdev_ctx *ctx, u64 start, u64 end,
+			const unsigned long *req, unsigned long *pfns,
+			dma_addr_t *dma);
+
+/* hmmdev_debugfs.c */
+void hmmdev_debugfs_init(void);
+void hmmdev_debugfs_exit(void);
+void hmmdev_debugfs_add(struct hmmdev *hd);
+void hmmdev_debugfs_remove(struct hmmdev *hd);
+void hmmdev_debugfs_ctx_add(struct hmmdev_ctx *ctx);
+void hmmdev_debugfs_ctx_remove(struct hmmdev_ctx *ctx);
+struct seq_file;
+void hmmdev_stats_show(struct seq_file *m, struct hmmdev_counters *c);
 
 /* hmmdev_sysfs.c */
 extern const struct attribute_group *hmmdev_dev_groups[];

@@ -79,12 +79,11 @@ static bool hmmdev_target_rw(HmmdevState *s, HmmdevLoc loc, uint64_t addr,
                          DMA_DIRECTION_FROM_DEVICE : DMA_DIRECTION_TO_DEVICE);
 }
 
-/* Copy between two translated targets, without a bounce when one is local. */
+/* Copy between two translated targets; only MMIO on both sides bounces. */
 static bool hmmdev_move(HmmdevState *s, HmmdevLoc sl, uint64_t src,
                         HmmdevLoc dl, uint64_t dst, uint64_t len)
 {
     bool ok = true;
-    uint64_t done;
 
     if (sl == HMMDEV_LOC_DEVMEM && dl == HMMDEV_LOC_DEVMEM) {
         memmove(hmmdev_devmem_ptr(s, dst), hmmdev_devmem_ptr(s, src), len);
@@ -95,14 +94,7 @@ static bool hmmdev_move(HmmdevState *s, HmmdevLoc sl, uint64_t src,
         ok = hmmdev_dma_rw(s, dst, hmmdev_devmem_ptr(s, src), len,
                            DMA_DIRECTION_FROM_DEVICE);
     } else {
-        for (done = 0; ok && done < len; done += HMMDEV_BOUNCE_SIZE) {
-            uint64_t n = MIN(len - done, HMMDEV_BOUNCE_SIZE);
-
-            ok = hmmdev_dma_rw(s, src + done, s->bounce, n,
-                               DMA_DIRECTION_TO_DEVICE) &&
-                 hmmdev_dma_rw(s, dst + done, s->bounce, n,
-                               DMA_DIRECTION_FROM_DEVICE);
-        }
+        ok = hmmdev_dma_copy(s, dst, src, len, s->bounce, HMMDEV_BOUNCE_SIZE);
     }
     if (ok) {
         hmmdev_count_bytes(s, sl, dl, len);

@@ -3,10 +3,11 @@
  * hmmdev: device MMU: system DMA, page-table walk, TLB, invalidation, and
  * the context and out-of-band invalidation registers.
  *
- * hmmdev_dma_rw() and hmmdev_dma_atomic64() are the only places where the
- * device touches system memory.  An ATS address translation cache slots in
- * there: translate the DMA address (an IOVA under an IOMMU) through the ATC
- * and access the target address space, without changing any caller.
+ * hmmdev_dma_rw(), hmmdev_dma_copy() and hmmdev_dma_atomic64() are the only
+ * places where the device touches system memory.  An ATS address
+ * translation cache slots in there: translate the DMA address (an IOVA under
+ * an IOMMU) through the ATC and access the target address space, without
+ * changing any caller.
  *
  * Copyright (c) 2026 The hmmdev authors
  */
@@ -14,6 +15,7 @@
 #include "qemu/log.h"
 #include "qemu/atomic.h"
 #include "qemu/bswap.h"
+#include "qemu/host-utils.h"
 #include "hw/pci/pci.h"
 #include "hmmdev.h"
 #include "trace.h"
@@ -58,6 +60,76 @@ bool hmmdev_dma_rw(HmmdevState *s, dma_addr_t addr, void *buf, dma_addr_t len,
         return false;
     }
     return true;
+}
+
+/*
+ * Map [addr, addr + *len) of system memory for direct access if it is plain
+ * RAM; *len may come back shorter.  NULL for anything else, with nothing
+ * mapped: the caller falls back to hmmdev_dma_rw(), which reports errors.
+ * (address_space_map() hands out a bounce buffer for MMIO, and a failed
+ * read into it goes unnoticed; such buffers are not RAM blocks.)
+ */
+static void *hmmdev_dma_map_ram(HmmdevState *s, dma_addr_t addr,
+                                dma_addr_t *len, DMADirection dir)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    ram_addr_t off;
+    void *p;
+
+    p = dma_memory_map(pci_get_address_space(pdev), addr, len, dir,
+                       hmmdev_dma_attrs);
+    if (p && !memory_region_from_host(p, &off)) {
+        pci_dma_unmap(pdev, p, *len, dir, 0);
+        p = NULL;
+    }
+    return p;
+}
+
+/*
+ * Copy @len bytes of system memory from @src to @dst.  Where both sides are
+ * RAM the data moves with one memmove, straight between the host mappings;
+ * the rest goes through @bounce (@bounce_size bytes) with hmmdev_dma_rw().
+ * Injected DMA failures take the bounce path, so they hit as before.
+ */
+bool hmmdev_dma_copy(HmmdevState *s, dma_addr_t dst, dma_addr_t src,
+                     dma_addr_t len, void *bounce, dma_addr_t bounce_size)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    bool ok = true;
+
+    while (len && !qatomic_read(&s->inject_dma_fail)) {
+        dma_addr_t sl = len, dl;
+        void *sp, *dp;
+
+        sp = hmmdev_dma_map_ram(s, src, &sl, DMA_DIRECTION_TO_DEVICE);
+        if (!sp) {
+            break;
+        }
+        dl = sl;
+        dp = hmmdev_dma_map_ram(s, dst, &dl, DMA_DIRECTION_FROM_DEVICE);
+        if (!dp) {
+            pci_dma_unmap(pdev, sp, sl, DMA_DIRECTION_TO_DEVICE, 0);
+            break;
+        }
+        /* The ordering dma_memory_rw() gives; ranges may alias in RAM. */
+        smp_mb();
+        memmove(dp, sp, dl);
+        pci_dma_unmap(pdev, dp, dl, DMA_DIRECTION_FROM_DEVICE, dl);
+        pci_dma_unmap(pdev, sp, sl, DMA_DIRECTION_TO_DEVICE, dl);
+        src += dl;
+        dst += dl;
+        len -= dl;
+    }
+    while (ok && len) {
+        dma_addr_t n = MIN(len, bounce_size);
+
+        ok = hmmdev_dma_rw(s, src, bounce, n, DMA_DIRECTION_TO_DEVICE) &&
+             hmmdev_dma_rw(s, dst, bounce, n, DMA_DIRECTION_FROM_DEVICE);
+        src += n;
+        dst += n;
+        len -= n;
+    }
+    return ok;
 }
 
 static uint64_t hmmdev_atomic_apply(uint32_t op, uint64_t cur,
@@ -133,52 +205,151 @@ bool hmmdev_dma_atomic64(HmmdevState *s, dma_addr_t addr, uint32_t op,
 /* TLB                                                                    */
 /* ---------------------------------------------------------------------- */
 
-static HmmdevTlbEntry *hmmdev_tlb_lookup_locked(HmmdevState *s, uint32_t asid,
-                                                uint64_t va)
+/*
+ * Fully associative, least-recently-used: valid entries sit on a recency
+ * list (most recent first) and on a hash chain keyed by (ASID, page, size),
+ * so a lookup or an insert costs the same whatever tlb-entries is.
+ * Invalid entries sit on a free list, used before anything is evicted.
+ */
+static uint32_t hmmdev_tlb_bucket(HmmdevState *s, uint32_t asid, uint64_t va,
+                                  unsigned shift)
 {
-    uint32_t i;
+    uint64_t h = ((va >> shift) ^ ((uint64_t)asid << 40) ^ shift) *
+                 0x9e3779b97f4a7c15ull;
 
-    for (i = 0; i < s->tlb_entries; i++) {
+    return (h >> 32) & s->tlb_hash_mask;
+}
+
+static void hmmdev_lru_unlink(HmmdevState *s, HmmdevTlbEntry *e)
+{
+    if (e->lru_prev >= 0) {
+        s->tlb[e->lru_prev].lru_next = e->lru_next;
+    } else {
+        s->tlb_mru = e->lru_next;
+    }
+    if (e->lru_next >= 0) {
+        s->tlb[e->lru_next].lru_prev = e->lru_prev;
+    } else {
+        s->tlb_lru = e->lru_prev;
+    }
+}
+
+static void hmmdev_lru_push_mru(HmmdevState *s, HmmdevTlbEntry *e)
+{
+    int32_t i = e - s->tlb;
+
+    e->lru_prev = -1;
+    e->lru_next = s->tlb_mru;
+    if (s->tlb_mru >= 0) {
+        s->tlb[s->tlb_mru].lru_prev = i;
+    } else {
+        s->tlb_lru = i;
+    }
+    s->tlb_mru = i;
+}
+
+/* Take a valid entry off its hash chain and the recency list. */
+static void hmmdev_tlb_drop_locked(HmmdevState *s, HmmdevTlbEntry *e)
+{
+    int32_t i = e - s->tlb;
+    int32_t *link = &s->tlb_hash[hmmdev_tlb_bucket(s, e->asid, e->va,
+                                                   e->shift)];
+
+    while (*link != i) {
+        g_assert(*link >= 0);
+        link = &s->tlb[*link].hash_next;
+    }
+    *link = e->hash_next;
+    hmmdev_lru_unlink(s, e);
+    e->valid = false;
+}
+
+static void hmmdev_tlb_free_locked(HmmdevState *s, HmmdevTlbEntry *e)
+{
+    e->lru_next = s->tlb_free;
+    s->tlb_free = e - s->tlb;
+}
+
+/* The valid entry for (asid, page of va at @shift), or NULL. */
+static HmmdevTlbEntry *hmmdev_tlb_find_locked(HmmdevState *s, uint32_t asid,
+                                              uint64_t va, unsigned shift)
+{
+    uint64_t page = va & ~((1ull << shift) - 1);
+    int32_t i = s->tlb_hash[hmmdev_tlb_bucket(s, asid, page, shift)];
+
+    for (; i >= 0; i = s->tlb[i].hash_next) {
         HmmdevTlbEntry *e = &s->tlb[i];
 
-        if (e->valid && e->asid == asid &&
-            e->va == (va & ~((1ull << e->shift) - 1))) {
+        if (e->asid == asid && e->va == page && e->shift == shift) {
             return e;
         }
     }
     return NULL;
 }
 
+static HmmdevTlbEntry *hmmdev_tlb_lookup_locked(HmmdevState *s, uint32_t asid,
+                                                uint64_t va)
+{
+    HmmdevTlbEntry *e = hmmdev_tlb_find_locked(s, asid, va, HMMDEV_PAGE_SHIFT);
+
+    return e ? e : hmmdev_tlb_find_locked(s, asid, va, HMMDEV_HUGE_SHIFT);
+}
+
+/* A hit: @e becomes the most recently used entry. */
+static void hmmdev_tlb_touch_locked(HmmdevState *s, HmmdevTlbEntry *e)
+{
+    if (s->tlb_mru != e - s->tlb) {
+        hmmdev_lru_unlink(s, e);
+        hmmdev_lru_push_mru(s, e);
+    }
+}
+
 static void hmmdev_tlb_insert_locked(HmmdevState *s, const HmmdevTlbEntry *n)
 {
-    HmmdevTlbEntry *victim = NULL;
+    /* Replace a stale copy of the same page (e.g. one without D). */
+    HmmdevTlbEntry *victim = hmmdev_tlb_find_locked(s, n->asid, n->va,
+                                                    n->shift);
+    uint32_t b;
+
+    if (victim) {
+        hmmdev_tlb_drop_locked(s, victim);
+    } else if (s->tlb_free >= 0) {
+        victim = &s->tlb[s->tlb_free];
+        s->tlb_free = victim->lru_next;
+    } else {
+        victim = &s->tlb[s->tlb_lru];
+        trace_hmmdev_tlb_evict(victim->asid, victim->va);
+        hmmdev_tlb_drop_locked(s, victim);
+    }
+    victim->valid = true;
+    victim->dirty = n->dirty;
+    victim->shift = n->shift;
+    victim->asid = n->asid;
+    victim->va = n->va;
+    victim->pte = n->pte;
+    b = hmmdev_tlb_bucket(s, n->asid, n->va, n->shift);
+    victim->hash_next = s->tlb_hash[b];
+    s->tlb_hash[b] = victim - s->tlb;
+    hmmdev_lru_push_mru(s, victim);
+    trace_hmmdev_tlb_insert(n->asid, n->va, n->shift, n->pte);
+}
+
+/* Every entry invalid and free. */
+static void hmmdev_tlb_clear_locked(HmmdevState *s)
+{
     uint32_t i;
 
+    for (i = 0; i <= s->tlb_hash_mask; i++) {
+        s->tlb_hash[i] = -1;
+    }
     for (i = 0; i < s->tlb_entries; i++) {
-        HmmdevTlbEntry *e = &s->tlb[i];
-
-        /* Replace a stale copy of the same page (e.g. one without D). */
-        if (e->valid && e->asid == n->asid && e->va == n->va &&
-            e->shift == n->shift) {
-            victim = e;
-            break;
-        }
-        if (!e->valid) {
-            if (!victim || victim->valid) {
-                victim = e;
-            }
-        } else if (!victim || (victim->valid &&
-                               e->last_use < victim->last_use)) {
-            victim = e;
-        }
+        s->tlb[i] = (HmmdevTlbEntry) {
+            .hash_next = -1, .lru_prev = -1,
+            .lru_next = i + 1 < s->tlb_entries ? i + 1 : -1,
+        };
     }
-    if (victim->valid && (victim->asid != n->asid || victim->va != n->va)) {
-        trace_hmmdev_tlb_evict(victim->asid, victim->va);
-    }
-    *victim = *n;
-    victim->valid = true;
-    victim->last_use = ++s->tlb_clock;
-    trace_hmmdev_tlb_insert(n->asid, n->va, n->shift, n->pte);
+    s->tlb_free = 0;
+    s->tlb_mru = s->tlb_lru = -1;
 }
 
 /*
@@ -212,7 +383,8 @@ void hmmdev_tlb_invalidate_locked(HmmdevState *s, uint32_t scope,
             break;
         }
         if (match) {
-            e->valid = false;
+            hmmdev_tlb_drop_locked(s, e);
+            hmmdev_tlb_free_locked(s, e);
             dropped++;
         }
     }
@@ -418,7 +590,7 @@ bool hmmdev_mmu_translate(HmmdevState *s, uint32_t asid, uint64_t va,
     e = hmmdev_tlb_lookup_locked(s, asid, va);
     /* A write through an entry without D must walk to set D in memory. */
     if (e && (access == HMMDEV_ACCESS_READ || e->dirty)) {
-        e->last_use = ++s->tlb_clock;
+        hmmdev_tlb_touch_locked(s, e);
         hmmdev_xlate_from_pte(e, va, x);
         qemu_mutex_unlock(&s->lock);
         HMMDEV_STAT_INC(s, tlb_hits);
@@ -617,21 +789,25 @@ bool hmmdev_mmu_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val)
 void hmmdev_mmu_realize(HmmdevState *s)
 {
     s->tlb = g_new0(HmmdevTlbEntry, s->tlb_entries);
+    s->tlb_hash_mask = pow2ceil(2 * s->tlb_entries) - 1;
+    s->tlb_hash = g_new(int32_t, s->tlb_hash_mask + 1);
+    hmmdev_tlb_clear_locked(s);
 }
 
 void hmmdev_mmu_unrealize(HmmdevState *s)
 {
     g_free(s->tlb);
     s->tlb = NULL;
+    g_free(s->tlb_hash);
+    s->tlb_hash = NULL;
 }
 
 /* The worker is quiesced. */
 void hmmdev_mmu_reset(HmmdevState *s)
 {
     qemu_mutex_lock(&s->lock);
-    memset(s->tlb, 0, sizeof(*s->tlb) * s->tlb_entries);
+    hmmdev_tlb_clear_locked(s);
     memset(s->ctx, 0, sizeof(s->ctx));
-    s->tlb_clock = 0;
     s->in_chunk = false;
     s->inv_req = s->inv_done = 0;
     s->inv_asid = 0;

@@ -10,6 +10,7 @@
 #include "qemu/main-loop.h"
 #include "qemu/bswap.h"
 #include "qemu/timer.h"
+#include "qemu/rcu.h"
 #include "hmmdev.h"
 #include "trace.h"
 
@@ -275,6 +276,13 @@ static void *hmmdev_worker_thread(void *opaque)
 {
     HmmdevState *s = opaque;
 
+    /*
+     * DMA looks up the address space's FlatView under rcu_read_lock();
+     * synchronize_rcu() only waits for registered readers, so without this
+     * a memory map change (BAR move, bus master off) could free the
+     * FlatView while the worker still walks it.
+     */
+    rcu_register_thread();
     qemu_mutex_lock(&s->lock);
     while (!s->worker_exit) {
         HmmdevQueue *q = NULL;
@@ -312,6 +320,7 @@ static void *hmmdev_worker_thread(void *opaque)
         qemu_cond_broadcast(&s->idle_cond);
     }
     qemu_mutex_unlock(&s->lock);
+    rcu_unregister_thread();
     return NULL;
 }
 

@@ -55,7 +55,9 @@ typedef struct HmmdevTlbEntry {
     uint16_t asid;
     uint64_t va;                /* aligned to 1 << shift */
     uint64_t pte;
-    uint64_t last_use;          /* LRU stamp */
+    /* Indexes into s->tlb, -1 for none (hmmdev-mmu.c, "TLB"). */
+    int32_t hash_next;          /* next valid entry in the same hash bucket */
+    int32_t lru_prev, lru_next; /* valid: recency list; invalid: free list */
 } HmmdevTlbEntry;
 
 typedef struct HmmdevCtx {
@@ -178,7 +180,10 @@ struct HmmdevState {
     HmmdevCtx ctx[HMMDEV_NUM_ASIDS];
 
     HmmdevTlbEntry *tlb;
-    uint64_t tlb_clock;
+    int32_t *tlb_hash;          /* bucket heads */
+    uint32_t tlb_hash_mask;
+    int32_t tlb_mru, tlb_lru;   /* ends of the recency list of valid entries */
+    int32_t tlb_free;           /* first invalid entry */
     bool in_chunk;              /* worker holds translations in use */
     uint64_t inv_req;           /* invalidations requested */
     uint64_t inv_done;          /* ... and completed */
@@ -235,6 +240,8 @@ void hmmdev_mmu_unrealize(HmmdevState *s);
 void hmmdev_mmu_reset(HmmdevState *s);
 bool hmmdev_dma_rw(HmmdevState *s, dma_addr_t addr, void *buf, dma_addr_t len,
                    DMADirection dir);
+bool hmmdev_dma_copy(HmmdevState *s, dma_addr_t dst, dma_addr_t src,
+                     dma_addr_t len, void *bounce, dma_addr_t bounce_size);
 uint64_t hmmdev_host_atomic64(uint64_t *w, uint32_t op, uint64_t operand,
                               uint64_t compare);
 bool hmmdev_dma_atomic64(HmmdevState *s, dma_addr_t addr, uint32_t op,

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "hmmdev.hpp"
 
 namespace {
@@ -17,7 +19,10 @@ int usage(FILE *out)
         "  -d N       use /dev/hmmdevN (default 0)\n"
         "commands:\n"
         "  list       list the hmmdev devices\n"
-        "  info       show the device's identity and interrupt count\n");
+        "  info       show the device's identity and interrupt count\n"
+        "  stats      show this context's and the device's counters\n"
+        "  hold SECS  open a context, run a FILL, sleep SECS seconds, then try\n"
+        "             again and print 'after: ok' or the error (hot-unplug tests)\n");
     return out == stderr ? 2 : 0;
 }
 
@@ -62,6 +67,45 @@ int main(int argc, char **argv)
         }
         if (cmd == "info") {
             print_info(index, hmmdev::Device::open(index).info());
+            return 0;
+        }
+        if (cmd == "stats") {
+            auto dev = hmmdev::Device::open(index);
+            for (auto scope : {hmmdev::Scope::Context, hmmdev::Scope::Device}) {
+                auto s = dev.stats(scope);
+                std::printf("%s: faults %llu batches %llu groups %llu pages_faulted %llu "
+                            "huge %llu replays %llu cancels %llu invalidations %llu "
+                            "pages_invalidated %llu submitted %llu completed %llu "
+                            "errors %llu\n",
+                            scope == hmmdev::Scope::Context ? "context" : "device",
+                            (unsigned long long)s.faults, (unsigned long long)s.fault_batches,
+                            (unsigned long long)s.fault_groups,
+                            (unsigned long long)s.pages_faulted,
+                            (unsigned long long)s.huge_mappings,
+                            (unsigned long long)s.replays, (unsigned long long)s.cancels,
+                            (unsigned long long)s.invalidations,
+                            (unsigned long long)s.pages_invalidated,
+                            (unsigned long long)s.cmds_submitted,
+                            (unsigned long long)s.cmds_completed,
+                            (unsigned long long)s.cmd_errors);
+            }
+            return 0;
+        }
+        if (cmd == "hold" && pos + 1 < args.size()) {
+            unsigned secs = std::strtoul(args[pos + 1].c_str(), nullptr, 0);
+            auto dev = hmmdev::Device::open(index);
+            auto &q = dev.create_queue();
+            std::vector<uint64_t> buf(512);
+            q.run(hmmdev::Command::fill(buf.data(), 0x0101010101010101ull, 4096));
+            std::printf("holding asid %u\n", dev.info().asid);
+            std::fflush(stdout);
+            sleep(secs);
+            try {
+                q.run(hmmdev::Command::fill(buf.data(), 2, 4096));
+                std::printf("after: ok\n");
+            } catch (const hmmdev::Error &e) {
+                std::printf("after: %s\n", std::strerror(e.err()));
+            }
             return 0;
         }
     } catch (const hmmdev::Error &e) {

@@ -10,6 +10,8 @@ from hmmdev_qtest import R
 ROOT = Path(__file__).resolve().parents[2]
 SYSFS = "/sys/class/hmmdev/hmmdev0"
 VERSION = f"{R['HMMDEV_VERSION_MAJOR']}.{R['HMMDEV_VERSION_MINOR']}"
+UAPI_VERSION = int(re.search(r"#define HMMDEV_UAPI_VERSION\s+(\d+)",
+                             (ROOT / "guest-driver/include/uapi/linux/hmmdev.h").read_text())[1])
 
 
 def test_driver_binds_and_counts_interrupts(make_vm):
@@ -38,7 +40,7 @@ def test_guest_userspace_suite(make_vm):
 def test_cli_lists_every_device(make_vm):
     vm = make_vm(devices=2)
     out = vm.check("hmmdev list")
-    assert re.search(rf"^hmmdev0: hw {re.escape(VERSION)}, uapi 1, {R['HMMDEV_MSIX_VECTORS']} "
+    assert re.search(rf"^hmmdev0: hw {re.escape(VERSION)}, uapi {UAPI_VERSION}, {R['HMMDEV_MSIX_VECTORS']} "
                      r"MSI-X vectors, \d+ interrupts$", out, re.M), out
     assert re.search(rf"^hmmdev1: hw {re.escape(VERSION)}", out, re.M), out
     rc, out = vm.run("hmmdev -d 7 info")

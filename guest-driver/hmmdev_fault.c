@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmmdev driver: the device fault ring.
+ *
+ * The fault vector only queues fault_work on an ordered workqueue.  The work
+ * drains the ring in batches of up to HMMDEV_FAULT_BATCH records; a batch is
+ * sorted by context and address and cut into groups of records whose 2 MiB
+ * windows touch, and each group is resolved with one hmm_range_fault() call
+ * (hmmdev_mirror_fault()).  Every record's stalled queue then gets REPLAY,
+ * or CANCEL with the errno saved for the submitter.  Writing FQ_HEAD
+ * afterwards re-arms the interrupt.
+ *
+ * A record is matched to its queue by the queue number and checked against
+ * the queue's owner and ASID: records of a queue stopped meanwhile are
+ * dropped, as the spec allows.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/hmm.h>
+#include <linux/interrupt.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include "hmmdev_drv.h"
+#include "hmmdev_trace.h"
+
+/* One fault record being resolved. */
+struct hmmdev_fault {
+	struct hmmdev_ctx *ctx;		/* referenced */
+	struct hmmdev_queue *q;
+	u64 va;
+	u64 win_start, win_end;		/* 2 MiB block around va */
+	u64 req_start, req_end;		/* pages the command needs faulted */
+	u32 cmd_index;
+	u8 access;
+	int err;
+};
+
+/* The operand range of the stalled command that contains @va. */
+static void hmmdev_fault_operand(const struct hmmdev_cmd *c, u64 va, u64 *s, u64 *e)
+{
+	u64 r[3][2] = { { c->dst, c->len }, { c->src, c->len }, { c->y, c->len } };
+	unsigned int i;
+
+	if (c->op == HMMDEV_OP_ATOMIC)
+		r[0][1] = 8;
+	for (i = 0; i < ARRAY_SIZE(r); i++) {
+		if (r[i][1] && va >= r[i][0] && va - r[i][0] < r[i][1]) {
+			*s = r[i][0];
+			*e = r[i][0] + r[i][1];
+			return;
+		}
+	}
+	*s = va;
+	*e = va + 1;
+}
+
+static int hmmdev_fault_cmp(const void *a, const void *b)
+{
+	const struct hmmdev_fault *x = a, *y = b;
+
+	if (x->ctx != y->ctx)
+		return x->ctx < y->ctx ? -1 : 1;
+	if (x->va != y->va)
+		return x->va < y->va ? -1 : 1;
+	return 0;
+}
+
+/* Resolve faults f[0..n): one window, one context. */
+static int hmmdev_fault_group(struct hmmdev *hd, struct hmmdev_fault *f,
+			      unsigned int n, u64 start, u64 end)
+{
+	unsigned long npages = (end - start) >> PAGE_SHIFT, i;
+	unsigned long *req = hd->fault_req;
+	unsigned int k;
+	int ret;
+
+	memset(req, 0, npages * sizeof(*req));
+	for (k = 0; k < n; k++) {
+		unsigned long flags = HMM_PFN_REQ_FAULT;
+
+		if (f[k].access != HMMDEV_ACCESS_READ)
+			flags |= HMM_PFN_REQ_WRITE;
+		for (i = (f[k].req_start - start) >> PAGE_SHIFT;
+		     i < (f[k].req_end - start) >> PAGE_SHIFT; i++)
+			req[i] |= flags;
+	}
+	hmmdev_count(f[0].ctx, HMMDEV_STAT_FAULT_GROUPS, 1);
+	ret = hmmdev_mirror_fault(f[0].ctx, start, end, req, hd->fault_pfns, hd->fault_dma);
+	trace_hmmdev_fault_group(f[0].ctx->asid, start, end, n, ret);
+	return ret;
+}
+
+static void hmmdev_fault_resolve(struct hmmdev *hd, struct hmmdev_fault *f)
+{
+	struct hmmdev_queue *q = f->q;
+	u32 action = HMMDEV_QFAULT_REPLAY;
+
+	if (f->err)
+		action = HMMDEV_QFAULT_CANCEL;
+	trace_hmmdev_fault(f->ctx->asid, q->hwq, f->va, f->access, f->err);
+	spin_lock_irq(&hd->lock);
+	/* the queue must still be ours and stalled on this very command */
+	if (hd->hwq[q->hwq] == q &&
+	    (hmmdev_rd(hd, hmmdev_qreg(q->hwq, HMMDEV_QREG_STATUS)) & HMMDEV_QSTATUS_STALLED) &&
+	    hmmdev_rd(hd, hmmdev_qreg(q->hwq, HMMDEV_QREG_HEAD)) == f->cmd_index) {
+		/* the submitter sees hmm_range_fault()'s errno */
+		if (f->err)
+			q->slot_err[f->cmd_index] = f->err == -EPERM ? -EPERM :
+						    f->err == -EFAULT ? -EFAULT : -EIO;
+		/* counted first: the submitter may look as soon as it completes */
+		hmmdev_count(f->ctx, f->err ? HMMDEV_STAT_CANCELS : HMMDEV_STAT_REPLAYS, 1);
+		hmmdev_wr(hd, hmmdev_qreg(q->hwq, HMMDEV_QREG_FAULT), action);
+	}
+	spin_unlock_irq(&hd->lock);
+}
+
+static void hmmdev_fault_batch(struct hmmdev *hd, const struct HmmdevFaultRecord *recs,
+			       unsigned int nrec)
+{
+	struct hmmdev_fault *f = hd->faults;
+	unsigned int n = 0, i, j, k;
+
+	for (i = 0; i < nrec; i++) {
+		const struct HmmdevFaultRecord *r = &recs[i];
+		struct hmmdev_queue *q;
+		u64 os, oe;
+
+		if (r->queue >= hd->num_queues || r->cmd_index >= HMMDEV_QUEUE_MAX_ENTRIES)
+			continue;
+		spin_lock_irq(&hd->lock);
+		q = hd->hwq[r->queue];
+		if (q && (q->ctx->asid != r->asid || r->cmd_index >= q->entries))
+			q = NULL;
+		if (q)
+			hmmdev_ctx_get(q->ctx);
+		spin_unlock_irq(&hd->lock);
+		if (!q)
+			continue;	/* the queue was stopped: stale record */
+		f[n] = (struct hmmdev_fault) {
+			.ctx = q->ctx, .q = q, .va = r->va, .access = r->access,
+			.cmd_index = r->cmd_index,
+		};
+		f[n].win_start = ALIGN_DOWN(r->va, HMMDEV_FAULT_WINDOW);
+		f[n].win_end = min_t(u64, f[n].win_start + HMMDEV_FAULT_WINDOW, HMMDEV_VA_LIMIT);
+		hmmdev_fault_operand(&q->slot_cmd[r->cmd_index], r->va, &os, &oe);
+		f[n].req_start = ALIGN_DOWN(r->va, PAGE_SIZE);
+		f[n].req_end = min_t(u64, f[n].win_end, max_t(u64, PAGE_ALIGN(oe),
+							   f[n].req_start + PAGE_SIZE));
+		hmmdev_count(q->ctx, HMMDEV_STAT_FAULTS, 1);
+		n++;
+	}
+	sort(f, n, sizeof(f[0]), hmmdev_fault_cmp, NULL);
+
+	for (i = 0; i < n; i = j) {
+		u64 start = f[i].win_start, end = f[i].win_end;
+		int ret;
+
+		for (j = i + 1; j < n && f[j].ctx == f[i].ctx && f[j].win_start <= end &&
+		     max(end, f[j].win_end) - start <= HMMDEV_FAULT_MAX_PAGES * PAGE_SIZE; j++)
+			end = max(end, f[j].win_end);
+		ret = hmmdev_fault_group(hd, &f[i], j - i, start, end);
+		if (ret && ret != -ENODEV) {
+			/* one bad page fails the window: find whose it is */
+			for (k = i; k < j; k++) {
+				struct hmmdev_fault one = f[k];
+
+				one.req_end = one.req_start + PAGE_SIZE;
+				f[k].err = hmmdev_fault_group(hd, &one, 1, one.req_start,
+							      one.req_end);
+			}
+		} else {
+			for (k = i; k < j; k++)
+				f[k].err = ret;
+		}
+		for (k = i; k < j; k++)
+			hmmdev_fault_resolve(hd, &f[k]);
+	}
+	for (i = 0; i < n; i++)
+		hmmdev_ctx_put(f[i].ctx);
+}
+
+static void hmmdev_fault_work(struct work_struct *work)
+{
+	struct hmmdev *hd = container_of(work, struct hmmdev, fault_work);
+	static const u32 mask = HMMDEV_FQ_ENTRIES - 1;
+	struct HmmdevFaultRecord *recs = hd->fault_recs;
+	unsigned int n, i;
+	u32 tail;
+
+	for (;;) {
+		tail = hmmdev_rd(hd, HMMDEV_REG_FQ_TAIL);
+		if (tail == hd->fq_head) {
+			if (hmmdev_rd(hd, HMMDEV_REG_FQ_STATUS) & HMMDEV_FQ_STATUS_OVERFLOW)
+				hmmdev_wr(hd, HMMDEV_REG_FQ_STATUS, HMMDEV_FQ_STATUS_OVERFLOW);
+			break;
+		}
+		if (tail > mask)
+			break;
+		n = min_t(u32, (tail - hd->fq_head) & mask, HMMDEV_FAULT_BATCH);
+		dma_rmb();
+		for (i = 0; i < n; i++)
+			recs[i] = hd->fq[(hd->fq_head + i) & mask];
+		hmmdev_fault_batch(hd, recs, n);
+		atomic64_inc(&hd->stats.v[HMMDEV_STAT_FAULT_BATCHES]);
+		hd->fq_head = (hd->fq_head + n) & mask;
+		/* this re-arms the interrupt */
+		hmmdev_wr(hd, HMMDEV_REG_FQ_HEAD, hd->fq_head);
+	}
+}
+
+/**
+ * hmmdev_fault_irq() - fault-ring interrupt: hand off to the workqueue
+ * @irq: the Linux IRQ
+ * @data: the device
+ *
+ * Return: IRQ_HANDLED.
+ */
+irqreturn_t hmmdev_fault_irq(int irq, void *data)
+{
+	struct hmmdev *hd = data;
+
+	atomic64_inc(&hd->irq_count);
+	queue_work(hd->fault_wq, &hd->fault_work);
+	return IRQ_HANDLED;
+}
+
+/**
+ * hmmdev_fault_init() - set up and enable the fault ring
+ * @hd: the device, just reset
+ *
+ * Return: 0 or a negative errno.
+ */
+int hmmdev_fault_init(struct hmmdev *hd)
+{
+	struct device *dev = &hd->pdev->dev;
+	int ret = -ENOMEM;
+
+	hd->fault_req = kvcalloc(HMMDEV_FAULT_MAX_PAGES, sizeof(*hd->fault_req), GFP_KERNEL);
+	hd->fault_pfns = kvcalloc(HMMDEV_FAULT_MAX_PAGES, sizeof(*hd->fault_pfns), GFP_KERNEL);
+	hd->fault_dma = kvcalloc(HMMDEV_FAULT_MAX_PAGES, sizeof(*hd->fault_dma), GFP_KERNEL);
+	hd->fault_recs = kcalloc(HMMDEV_FAULT_BATCH, sizeof(*hd->fault_recs), GFP_KERNEL);
+	hd->faults = kcalloc(HMMDEV_FAULT_BATCH, sizeof(struct hmmdev_fault), GFP_KERNEL);
+	hd->fq = dma_alloc_coherent(dev, HMMDEV_FQ_ENTRIES * HMMDEV_FAULT_RECORD_SIZE,
+				    &hd->fq_dma, GFP_KERNEL);
+	if (!hd->fault_req || !hd->fault_pfns || !hd->fault_dma || !hd->fq ||
+	    !hd->fault_recs || !hd->faults)
+		goto err_free;
+	hd->fault_wq = alloc_ordered_workqueue("hmmdev-fault-%s", WQ_MEM_RECLAIM,
+					       pci_name(hd->pdev));
+	if (!hd->fault_wq)
+		goto err_free;
+	INIT_WORK(&hd->fault_work, hmmdev_fault_work);
+	ret = request_irq(pci_irq_vector(hd->pdev, HMMDEV_MSIX_VEC_FAULT),
+			  hmmdev_fault_irq, 0, "hmmdev-fault", hd);
+	if (ret)
+		goto err_wq;
+
+	hd->fq_head = 0;
+	hmmdev_wr(hd, HMMDEV_REG_FQ_BASE_HI, upper_32_bits(hd->fq_dma));
+	hmmdev_wr(hd, HMMDEV_REG_FQ_BASE_LO, lower_32_bits(hd->fq_dma));
+	hmmdev_wr(hd, HMMDEV_REG_FQ_SIZE, HMMDEV_FQ_ENTRIES);
+	hmmdev_wr(hd, HMMDEV_REG_FQ_VECTOR, HMMDEV_MSIX_VEC_FAULT);
+	hmmdev_wr(hd, HMMDEV_REG_FQ_CTRL, HMMDEV_FQ_CTRL_ENABLE);
+	if (!(hmmdev_rd(hd, HMMDEV_REG_FQ_STATUS) & HMMDEV_FQ_STATUS_ENABLED)) {
+		dev_err(dev, "fault ring refused its setup (ERROR 0x%x)\n",
+			hmmdev_rd(hd, HMMDEV_REG_ERROR));
+		ret = -EIO;
+		goto err_irq;
+	}
+	return 0;
+
+err_irq:
+	free_irq(pci_irq_vector(hd->pdev, HMMDEV_MSIX_VEC_FAULT), hd);
+err_wq:
+	destroy_workqueue(hd->fault_wq);
+	hd->fault_wq = NULL;
+err_free:
+	if (hd->fq)
+		dma_free_coherent(dev, HMMDEV_FQ_ENTRIES * HMMDEV_FAULT_RECORD_SIZE,
+				  hd->fq, hd->fq_dma);
+	hd->fq = NULL;
+	kvfree(hd->fault_req);
+	kvfree(hd->fault_pfns);
+	kvfree(hd->fault_dma);
+	kfree(hd->fault_recs);
+	kfree(hd->faults);
+	return ret;
+}
+
+/**
+ * hmmdev_fault_fini() - disable the fault ring and stop fault handling
+ * @hd: the device
+ */
+void hmmdev_fault_fini(struct hmmdev *hd)
+{
+	if (!hd->fq)
+		return;
+	hmmdev_wr(hd, HMMDEV_REG_FQ_CTRL, 0);
+	free_irq(pci_irq_vector(hd->pdev, HMMDEV_MSIX_VEC_FAULT), hd);
+	cancel_work_sync(&hd->fault_work);
+	destroy_workqueue(hd->fault_wq);
+	dma_free_coherent(&hd->pdev->dev, HMMDEV_FQ_ENTRIES * HMMDEV_FAULT_RECORD_SIZE,
+			  hd->fq, hd->fq_dma);
+	hd->fq = NULL;
+	kvfree(hd->fault_req);
+	kvfree(hd->fault_pfns);
+	kvfree(hd->fault_dma);
+	kfree(hd->fault_recs);
+	kfree(hd->faults);
+}

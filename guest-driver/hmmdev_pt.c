@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmmdev driver: device page tables.
+ *
+ * A context's tables are 4 KiB dma_alloc_coherent() pages the device walks
+ * (docs/hmmdev-spec.rst, "Page tables"), each with a software shadow that
+ * holds the child table of a non-leaf entry or the struct page of a leaf.
+ * Leaves map 4 KiB (level 1) or 2 MiB (level 2, LEAF) of system memory at a
+ * DMA address that the driver mapped with dma_map_page(); the address in a
+ * leaf is unmapped only after the device TLB has been invalidated.
+ *
+ * All entry updates happen under ctx->lock.  Tables are allocated outside
+ * that lock (hmmdev_pt_reserve() fills a small cache) because the lock is
+ * taken by MMU-notifier callbacks, which may run in reclaim.  Tables are
+ * freed only when the context is destroyed.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include "hmmdev_drv.h"
+
+#define PT_LEVEL_SHIFT(l)	(HMMDEV_PAGE_SHIFT + 9 * ((l) - 1))
+#define PT_LEVEL_SIZE(l)	(1ULL << PT_LEVEL_SHIFT(l))
+#define PT_IDX(va, l)		(((va) >> PT_LEVEL_SHIFT(l)) & (HMMDEV_PT_ENTRIES - 1))
+#define PT_PERM_MASK		(HMMDEV_PTE_WRITE | HMMDEV_PTE_ATOMIC)
+
+static struct hmmdev_pt_table *pt_table_alloc(struct hmmdev *hd)
+{
+	struct hmmdev_pt_table *t;
+
+	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	if (!t)
+		return NULL;
+	t->e = dma_alloc_coherent(&hd->pdev->dev, PAGE_SIZE, &t->dma, GFP_KERNEL);
+	if (!t->e) {
+		kfree(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void pt_table_free(struct hmmdev *hd, struct hmmdev_pt_table *t)
+{
+	dma_free_coherent(&hd->pdev->dev, PAGE_SIZE, t->e, t->dma);
+	kfree(t);
+}
+
+static inline u64 pt_get(struct hmmdev_pt_table *t, unsigned int i)
+{
+	return le64_to_cpu(READ_ONCE(t->e[i]));
+}
+
+static inline void pt_set(struct hmmdev_pt_table *t, unsigned int i, u64 v)
+{
+	WRITE_ONCE(t->e[i], cpu_to_le64(v));
+}
+
+static inline bool pt_is_leaf(unsigned int level, u64 pte)
+{
+	return level == 1 || (level == 2 && (pte & HMMDEV_PTE_LEAF));
+}
+
+/**
+ * hmmdev_pt_init() - allocate a context's root table
+ * @pt: the page tables
+ * @hd: the device
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int hmmdev_pt_init(struct hmmdev_pt *pt, struct hmmdev *hd)
+{
+	pt->hd = hd;
+	spin_lock_init(&pt->cache_lock);
+	INIT_LIST_HEAD(&pt->cache);
+	pt->root = pt_table_alloc(hd);
+	if (!pt->root)
+		return -ENOMEM;
+	pt->root->level = HMMDEV_PT_LEVELS;
+	pt->ntables = 1;
+	return 0;
+}
+
+/**
+ * hmmdev_pt_reserve() - preallocate the tables a mapping of a range may need
+ * @pt: the page tables
+ * @start: first VA
+ * @end: VA after the last
+ *
+ * Called without ctx->lock; the tables are consumed under it.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int hmmdev_pt_reserve(struct hmmdev_pt *pt, u64 start, u64 end)
+{
+	unsigned int need = 0, l;
+	struct hmmdev_pt_table *t;
+
+	for (l = 1; l < HMMDEV_PT_LEVELS; l++)
+		need += ((end - 1) >> PT_LEVEL_SHIFT(l + 1)) -
+			(start >> PT_LEVEL_SHIFT(l + 1)) + 1;
+	for (;;) {
+		spin_lock(&pt->cache_lock);
+		if (pt->ncache >= need) {
+			spin_unlock(&pt->cache_lock);
+			return 0;
+		}
+		spin_unlock(&pt->cache_lock);
+		t = pt_table_alloc(pt->hd);
+		if (!t)
+			return -ENOMEM;
+		spin_lock(&pt->cache_lock);
+		list_add(&t->node, &pt->cache);
+		pt->ncache++;
+		spin_unlock(&pt->cache_lock);
+	}
+}
+
+static struct hmmdev_pt_table *pt_take(struct hmmdev_pt *pt)
+{
+	struct hmmdev_pt_table *t;
+
+	spin_lock(&pt->cache_lock);
+	t = list_first_entry_or_null(&pt->cache, struct hmmdev_pt_table, node);
+	if (t) {
+		list_del(&t->node);
+		pt->ncache--;
+		pt->ntables++;
+	}
+	spin_unlock(&pt->cache_lock);
+	return t;
+}
+
+/*
+ * The table at @level on the walk to @va.  Missing tables come from the cache
+ * when @alloc.  -EEXIST: a 2 MiB leaf sits at level 2 (only for level 1).
+ */
+static struct hmmdev_pt_table *pt_walk(struct hmmdev_pt *pt, u64 va,
+				       unsigned int level, bool alloc, int *err)
+{
+	struct hmmdev_pt_table *t = pt->root, *child;
+	unsigned int l, i;
+	u64 pte;
+
+	for (l = HMMDEV_PT_LEVELS; l > level; l--) {
+		i = PT_IDX(va, l);
+		pte = pt_get(t, i);
+		if (pte & HMMDEV_PTE_VALID) {
+			if (pt_is_leaf(l, pte)) {
+				*err = -EEXIST;
+				return NULL;
+			}
+			t = t->sw[i];
+			continue;
+		}
+		if (!alloc) {
+			*err = -ENOENT;
+			return NULL;
+		}
+		if (pte) {		/* a leaf waiting for its unmap */
+			*err = -EEXIST;
+			return NULL;
+		}
+		child = pt_take(pt);
+		if (!child) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		child->level = l - 1;
+		t->sw[i] = child;
+		t->used++;
+		pt_set(t, i, child->dma | HMMDEV_PTE_VALID);
+		t = child;
+	}
+	return t;
+}
+
+/**
+ * hmmdev_pt_lookup() - the page a valid leaf maps at a VA (lockless hint)
+ * @pt: the page tables
+ * @va: the address
+ * @order: out: 0 for 4 KiB, 9 for 2 MiB
+ * @pte: out: the entry
+ *
+ * Used without ctx->lock to skip DMA-mapping pages already mapped; the answer
+ * is confirmed under the lock.
+ *
+ * Return: the page, or NULL.
+ */
+struct page *hmmdev_pt_lookup(struct hmmdev_pt *pt, u64 va, unsigned int *order,
+			      u64 *pte)
+{
+	struct hmmdev_pt_table *t = pt->root;
+	unsigned int l, i;
+	u64 e;
+
+	for (l = HMMDEV_PT_LEVELS; l >= 1; l--) {
+		i = PT_IDX(va, l);
+		e = pt_get(t, i);
+		if (!(e & HMMDEV_PTE_VALID))
+			return NULL;
+		if (pt_is_leaf(l, e)) {
+			*order = l == 2 ? 9 : 0;
+			*pte = e;
+			return READ_ONCE(t->sw[i]);
+		}
+		t = READ_ONCE(t->sw[i]);
+		if (!t)
+			return NULL;
+	}
+	return NULL;
+}
+
+static void pt_unmap_leaf(struct hmmdev *hd, u64 pte, unsigned int level)
+{
+	if (!(pte & HMMDEV_PTE_DEVMEM))
+		dma_unmap_page(&hd->pdev->dev, pte & HMMDEV_PTE_ADDR_MASK,
+			       PT_LEVEL_SIZE(level), DMA_BIDIRECTIONAL);
+}
+
+/* Remove one valid leaf at once: clear, invalidate the device TLB, unmap. */
+static void pt_zap_leaf(struct hmmdev_ctx *ctx, struct hmmdev_pt_table *t,
+			unsigned int i, u64 va)
+{
+	u64 pte = pt_get(t, i), size = PT_LEVEL_SIZE(t->level);
+
+	pt_set(t, i, 0);
+	hmmdev_invalidate(ctx->hd, HMMDEV_INV_RANGE, ctx->asid, va & ~(size - 1), size);
+	hmmdev_count(ctx, HMMDEV_STAT_INVALIDATIONS, 1);
+	pt_unmap_leaf(ctx->hd, pte, t->level);
+	t->sw[i] = NULL;
+	t->used--;
+}
+
+/**
+ * hmmdev_pt_map() - install a leaf for a page of system memory
+ * @ctx: the context, ctx->lock held
+ * @va: the VA, aligned to the mapping size
+ * @order: 0 (4 KiB) or 9 (2 MiB)
+ * @page: the first page
+ * @dma: its DMA mapping (PAGE_SIZE << @order), or DMA_MAPPING_ERROR to have
+ *	it mapped here (dma_map_page() does not sleep or reclaim)
+ * @perm: HMMDEV_PTE_WRITE / HMMDEV_PTE_ATOMIC
+ * @need_inv: set when a valid entry changed in place, so the device TLB must
+ *	be invalidated before the device continues
+ *
+ * Return: 1 when @dma is now owned by the page tables, 0 when the leaf
+ * already mapped @page (the caller still owns @dma), or a negative errno:
+ * -ENOMEM when the table cache ran dry (reserve and retry), -EEXIST when a
+ * 2 MiB mapping is not possible here, -EIO when DMA mapping failed.
+ */
+int hmmdev_pt_map(struct hmmdev_ctx *ctx, u64 va, unsigned int order,
+		  struct page *page, dma_addr_t dma, u64 perm, bool *need_inv)
+{
+	unsigned int level = order ? 2 : 1, i;
+	struct device *dev = &ctx->hd->pdev->dev;
+	struct hmmdev_pt_table *t;
+	u64 pte, size = PT_LEVEL_SIZE(level);
+	int err = 0;
+
+	lockdep_assert_held(&ctx->lock);
+	t = pt_walk(&ctx->pt, va, level, true, &err);
+	if (!t && err == -EEXIST && level == 1) {
+		/* a 2 MiB leaf covers the page: take it down, then retry */
+		struct hmmdev_pt_table *l2 = pt_walk(&ctx->pt, va, 2, false, &err);
+
+		if (!l2)
+			return -EEXIST;
+		i = PT_IDX(va, 2);
+		pte = pt_get(l2, i);
+		if (!(pte & HMMDEV_PTE_VALID))
+			return -EEXIST;
+		pt_zap_leaf(ctx, l2, i, va);
+		t = pt_walk(&ctx->pt, va, level, true, &err);
+	}
+	if (!t)
+		return err;
+	i = PT_IDX(va, level);
+	pte = pt_get(t, i);
+	if (level == 2 && (pte & HMMDEV_PTE_VALID) && !(pte & HMMDEV_PTE_LEAF))
+		return -EEXIST;		/* 4 KiB entries already below: keep them */
+	if (pte & HMMDEV_PTE_VALID) {
+		if (t->sw[i] == page && !(pte & HMMDEV_PTE_DEVMEM)) {
+			if ((pte & PT_PERM_MASK) != perm) {
+				pt_set(t, i, (pte & ~PT_PERM_MASK) | perm);
+				*need_inv = true;
+			}
+			return 0;
+		}
+		pt_zap_leaf(ctx, t, i, va);
+	}
+	if (dma == DMA_MAPPING_ERROR) {
+		dma = dma_map_page(dev, page, 0, size, DMA_BIDIRECTIONAL);
+		if (dma_mapping_error(dev, dma))
+			return -EIO;
+	}
+	if (dma & (size - 1)) {
+		/* an IOVA not aligned for a 2 MiB leaf: the caller maps 4 KiB pages */
+		return -EEXIST;
+	}
+	t->sw[i] = page;
+	t->used++;
+	pt_set(t, i, dma | perm | HMMDEV_PTE_VALID | (level == 2 ? HMMDEV_PTE_LEAF : 0));
+	return 1;
+}
+
+struct pt_sweep {
+	u64 start, end;		/* the range asked for */
+	u64 lo, hi;		/* what the cleared leaves cover */
+	unsigned long pages;	/* 4 KiB pages cleared */
+	bool unmap;		/* second pass: unmap and zero */
+};
+
+static void pt_sweep(struct hmmdev_pt *pt, struct hmmdev_pt_table *t, u64 base,
+		     struct pt_sweep *s)
+{
+	unsigned int l = t->level, i, first, last;
+	u64 size = PT_LEVEL_SIZE(l), va, pte;
+
+	first = s->start > base ? (s->start - base) >> PT_LEVEL_SHIFT(l) : 0;
+	last = min_t(u64, HMMDEV_PT_ENTRIES - 1, (s->end - 1 - base) >> PT_LEVEL_SHIFT(l));
+	for (i = first; i <= last; i++) {
+		va = base + i * size;
+		pte = pt_get(t, i);
+		if (!pte)
+			continue;
+		if (!pt_is_leaf(l, pte)) {
+			if (pte & HMMDEV_PTE_VALID)
+				pt_sweep(pt, t->sw[i], va, s);
+			continue;
+		}
+		if (s->unmap) {
+			if (pte & HMMDEV_PTE_VALID)
+				continue;
+			pt_unmap_leaf(pt->hd, pte, l);
+			pt_set(t, i, 0);
+			t->sw[i] = NULL;
+			t->used--;
+			continue;
+		}
+		if (!(pte & HMMDEV_PTE_VALID))
+			continue;
+		pt_set(t, i, pte & ~HMMDEV_PTE_VALID);
+		s->lo = min(s->lo, va);
+		s->hi = max(s->hi, va + size);
+		s->pages += size >> PAGE_SHIFT;
+	}
+}
+
+/**
+ * hmmdev_pt_invalidate() - remove the device's mappings of a VA range
+ * @ctx: the context, ctx->lock held
+ * @start: first VA
+ * @end: VA after the last
+ *
+ * Clears every leaf overlapping the range (a 2 MiB leaf goes as a whole),
+ * invalidates the device TLB for what was cleared and waits for that to
+ * complete, then DMA-unmaps the pages.  Never sleeps or allocates: MMU
+ * notifiers call it.
+ *
+ * Return: the number of 4 KiB pages that were mapped.
+ */
+unsigned long hmmdev_pt_invalidate(struct hmmdev_ctx *ctx, u64 start, u64 end)
+{
+	struct pt_sweep s = { .start = start, .end = min_t(u64, end, HMMDEV_VA_LIMIT),
+			      .lo = U64_MAX, .hi = 0 };
+
+	lockdep_assert_held(&ctx->lock);
+	if (s.start >= s.end)
+		return 0;
+	pt_sweep(&ctx->pt, ctx->pt.root, 0, &s);
+	if (!s.pages)
+		return 0;
+	hmmdev_invalidate(ctx->hd, HMMDEV_INV_RANGE, ctx->asid, s.lo, s.hi - s.lo);
+	hmmdev_count(ctx, HMMDEV_STAT_INVALIDATIONS, 1);
+	s.unmap = true;
+	s.start = s.lo;
+	s.end = s.hi;
+	pt_sweep(&ctx->pt, ctx->pt.root, 0, &s);
+	return s.pages;
+}
+
+static void pt_free_tree(struct hmmdev_pt *pt, struct hmmdev_pt_table *t)
+{
+	unsigned int i;
+	u64 pte;
+
+	for (i = 0; i < HMMDEV_PT_ENTRIES; i++) {
+		pte = pt_get(t, i);
+		if (!pte)
+			continue;
+		if (pt_is_leaf(t->level, pte))
+			pt_unmap_leaf(pt->hd, pte, t->level);
+		else
+			pt_free_tree(pt, t->sw[i]);
+	}
+	pt_table_free(pt->hd, t);
+}
+
+/**
+ * hmmdev_pt_fini() - free the page tables and unmap every page they map
+ * @pt: the page tables; the device no longer uses them (context disabled)
+ */
+void hmmdev_pt_fini(struct hmmdev_pt *pt)
+{
+	struct hmmdev_pt_table *t, *n;
+
+	if (pt->root)
+		pt_free_tree(pt, pt->root);
+	pt->root = NULL;
+	list_for_each_entry_safe(t, n, &pt->cache, node)
+		pt_table_free(pt->hd, t);
+	INIT_LIST_HEAD(&pt->cache);
+	pt->ncache = 0;
+}
+
+static void pt_dump_table(struct hmmdev_pt_table *t, u64 base, struct seq_file *m)
+{
+	unsigned int l = t->level, i;
+	u64 pte, va;
+
+	for (i = 0; i < HMMDEV_PT_ENTRIES; i++) {
+		pte = pt_get(t, i);
+		if (!(pte & HMMDEV_PTE_VALID))
+			continue;
+		va = base + ((u64)i << PT_LEVEL_SHIFT(l));
+		if (!pt_is_leaf(l, pte)) {
+			pt_dump_table(t->sw[i], va, m);
+			continue;
+		}
+		seq_printf(m, "%012llx %s %c%c%c%c%c %s 0x%llx\n", va,
+			   l == 2 ? "2M" : "4K",
+			   pte & HMMDEV_PTE_WRITE ? 'w' : '-',
+			   pte & HMMDEV_PTE_ATOMIC ? 'x' : '-',
+			   pte & HMMDEV_PTE_ACCESSED ? 'a' : '-',
+			   pte & HMMDEV_PTE_DIRTY ? 'd' : '-',
+			   pte & HMMDEV_PTE_DEVMEM ? 'D' : 's',
+			   pte & HMMDEV_PTE_DEVMEM ? "dev" : "dma",
+			   pte & HMMDEV_PTE_ADDR_MASK);
+	}
+}
+
+/**
+ * hmmdev_pt_dump() - print every valid leaf, one per line
+ * @pt: the page tables, ctx->lock held
+ * @m: the debugfs file
+ *
+ * Format: "VA SIZE FLAGS KIND ADDR" with FLAGS w (write), x (atomic),
+ * a (accessed), d (dirty), D/s (device or system memory).
+ */
+void hmmdev_pt_dump(struct hmmdev_pt *pt, struct seq_file *m)
+{
+	seq_printf(m, "# tables %lu\n", pt->ntables);
+	if (pt->root)
+		pt_dump_table(pt->root, 0, m);
+}
