@@ -177,6 +177,27 @@ static long hmmdev_ioctl_stats(struct hmmdev_ctx *ctx, void __user *uarg)
 	return hmmdev_copy_out(uarg, &st, sizeof(st), usize);
 }
 
+static long hmmdev_ioctl_migrate(struct hmmdev_ctx *ctx, void __user *uarg)
+{
+	struct hmmdev_migrate mg;
+	u32 usize;
+	int ret;
+
+	ret = hmmdev_copy_arg(&mg, sizeof(mg), sizeof(mg), uarg, &usize);
+	if (ret)
+		return ret;
+	if (mg.flags || mg.pad0 || mg.migrated || mg.skipped ||
+	    mg.target > HMMDEV_MEM_DEVICE || !PAGE_ALIGNED(mg.addr) ||
+	    !PAGE_ALIGNED(mg.len) || !mg.len || mg.addr + mg.len < mg.addr ||
+	    mg.addr + mg.len > HMMDEV_VA_LIMIT)
+		return -EINVAL;
+	ret = hmmdev_dmem_migrate(ctx, mg.addr, mg.addr + mg.len,
+				  mg.target == HMMDEV_MEM_DEVICE, &mg.migrated, &mg.skipped);
+	if (ret)
+		return ret;
+	return hmmdev_copy_out(uarg, &mg, sizeof(mg), usize);
+}
+
 static long hmmdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct hmmdev_ctx *ctx = file->private_data;
@@ -199,6 +220,8 @@ static long hmmdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return hmmdev_ioctl_wait(ctx, uarg);
 	case _IOC_NR(HMMDEV_IOC_STATS):
 		return hmmdev_ioctl_stats(ctx, uarg);
+	case _IOC_NR(HMMDEV_IOC_MIGRATE):
+		return hmmdev_ioctl_migrate(ctx, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -163,6 +163,8 @@ void hmmdev_ctx_destroy(struct hmmdev_ctx *ctx)
 	}
 	mutex_unlock(&hd->ctx_mutex);
 
+	/* device pages it migrated in go back (no-op when the mm is gone) */
+	hmmdev_dmem_ctx_gone(ctx);
 	mmu_interval_notifier_remove(&ctx->notifier);
 
 	mutex_lock(&hd->ctx_mutex);

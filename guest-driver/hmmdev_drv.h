@@ -12,8 +12,10 @@
 #include <linux/device.h>
 #include <linux/kref.h>
 #include <linux/mmu_notifier.h>
+#include <linux/memremap.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/rwsem.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -28,6 +30,10 @@
 #define HMMDEV_INV_TIMEOUT_US	1000000	/* out-of-band invalidation */
 #define HMMDEV_FAULT_WINDOW	SZ_2M	/* a fault resolves its 2 MiB block */
 #define HMMDEV_FAULT_MAX_PAGES	(SZ_8M >> PAGE_SHIFT)	/* one fault group */
+
+#define HMMDEV_KQ_ENTRIES	4	/* kernel queue ring (SG_COPY) */
+#define HMMDEV_KQ_TIMEOUT_US	10000000 /* one SG_COPY command */
+#define HMMDEV_MIGRATE_PAGES	512	/* pages per migrate_vma call / SG_COPY */
 
 /* Counters kept per device and per context; the order is struct hmmdev_stats'. */
 enum hmmdev_stat {
@@ -126,6 +132,50 @@ struct hmmdev_ctx {
 	struct hmmdev_counters stats;
 };
 
+/* Book-keeping of one device-private page (struct hmmdev_dmem.dpage[]). */
+struct hmmdev_dpage {
+	struct hmmdev_ctx *owner;	/* context that migrated it in, or NULL */
+	struct hmmdev_pt_table *t;	/* the device leaf mapping it, or NULL */
+	unsigned int idx;		/* ... its index in @t */
+	bool used;			/* allocated (not on the free list) */
+	bool fresh;			/* just migrated in: one more chance */
+};
+
+/* Device memory as MEMORY_DEVICE_PRIVATE pages, and the migration engine. */
+struct hmmdev_dmem {
+	struct dev_pagemap pgmap;	/* owner: the struct hmmdev */
+	struct resource *res;
+	unsigned long pfn_first;
+	unsigned long npages;
+
+	spinlock_t lock;		/* protects the fields below */
+	struct page *free;		/* free pages, linked by zone_device_data */
+	unsigned long nfree;
+	struct hmmdev_dpage *dpage;	/* per device page */
+	unsigned long hand;		/* eviction clock hand */
+	/* protects the above */
+
+	struct rw_semaphore users;	/* migrate ioctls (read) vs teardown */
+	bool stopping;			/* teardown started: allocate nothing */
+	struct mutex evict_lock;	/* serializes evictions; protects ev_* */
+	unsigned long *ev_src, *ev_dst;	/* HMMDEV_MIGRATE_PAGES each */
+	unsigned long *ev_idx;		/* victims, HMMDEV_MIGRATE_PAGES */
+
+	/* the kernel queue: SG_COPY commands of migrations */
+	struct mutex copy_lock;		/* protects the fields below */
+	unsigned int kq_hwq;
+	struct HmmdevCmd *kq_ring;
+	dma_addr_t kq_dma;
+	unsigned int kq_tail;
+	bool kq_broken;			/* a command timed out */
+	struct HmmdevSgEntry *sg;	/* HMMDEV_MIGRATE_PAGES entries */
+	dma_addr_t sg_dma;
+	/* protects the above */
+	void *zero;			/* a zeroed page: source for new pages */
+	dma_addr_t zero_dma;
+	bool enabled;			/* registered and usable */
+};
+
 /* One bound hmmdev PCI function. */
 struct hmmdev {
 	struct pci_dev *pdev;
@@ -172,6 +222,8 @@ struct hmmdev {
 		struct hmmdev *hd;
 		unsigned int q;
 	} qvec[HMMDEV_NUM_QUEUES];	/* per queue vector: request_irq() data */
+
+	struct hmmdev_dmem dmem;
 
 	struct kref ref;		/* contexts keep the struct alive */
 	struct dentry *debugfs;
@@ -254,6 +306,19 @@ extern const struct mmu_interval_notifier_ops hmmdev_mirror_ops;
 int hmmdev_mirror_fault(struct hmmdev_ctx *ctx, u64 start, u64 end,
 			const unsigned long *req, unsigned long *pfns,
 			dma_addr_t *dma);
+
+/* hmmdev_dmem.c */
+int hmmdev_dmem_init(struct hmmdev *hd);
+void hmmdev_dmem_fini(struct hmmdev *hd);
+bool hmmdev_dmem_is_ours(struct hmmdev *hd, struct page *page);
+u64 hmmdev_dmem_offset(struct hmmdev *hd, struct page *page);
+void hmmdev_dmem_link(struct hmmdev *hd, struct page *page,
+		      struct hmmdev_pt_table *t, unsigned int idx);
+void hmmdev_dmem_unlink(struct hmmdev *hd, u64 offset, struct hmmdev_pt_table *t,
+			unsigned int idx);
+int hmmdev_dmem_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
+			u64 *migrated, u64 *skipped);
+void hmmdev_dmem_ctx_gone(struct hmmdev_ctx *ctx);
 
 /* hmmdev_debugfs.c */
 void hmmdev_debugfs_init(void);

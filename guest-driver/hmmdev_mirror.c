@@ -24,18 +24,22 @@ static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
 	struct hmmdev_ctx *ctx = container_of(mni, struct hmmdev_ctx, notifier);
 	unsigned long pages;
 
-	/*
-	 * Our own migrations clear and invalidate the device PTEs of the pages
-	 * they move before they copy, so their notifications can be skipped.
-	 */
-	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == ctx->hd)
-		return true;
-
 	if (mmu_notifier_range_blockable(range))
 		mutex_lock(&ctx->lock);
 	else if (!mutex_trylock(&ctx->lock))
 		return false;
 	mmu_interval_set_seq(mni, cur_seq);
+	/*
+	 * This context's own migrations to device memory clear and invalidate
+	 * the device PTEs of the pages they move themselves, after
+	 * migrate_vma_setup() and before the copy (hmmdev_dmem.c): skip that
+	 * work here.  The sequence still moves on, so a device fault that
+	 * looked at the old pages retries.
+	 */
+	if (range->event == MMU_NOTIFY_MIGRATE && range->owner == ctx) {
+		mutex_unlock(&ctx->lock);
+		return true;
+	}
 	pages = hmmdev_pt_invalidate(ctx, range->start, range->end);
 	mutex_unlock(&ctx->lock);
 	if (pages)
@@ -68,8 +72,8 @@ static bool hmmdev_mirror_huge(const unsigned long *pfns, unsigned long i,
 }
 
 /* Size of the mapping unit starting at page i: HUGE_PAGES or 1 (or 0: skip). */
-static unsigned int hmmdev_mirror_unit(const unsigned long *pfns, unsigned long i,
-				       unsigned long npages, u64 va)
+static unsigned int hmmdev_mirror_unit(struct hmmdev *hd, const unsigned long *pfns,
+				       unsigned long i, unsigned long npages, u64 va)
 {
 	struct page *page;
 
@@ -77,21 +81,22 @@ static unsigned int hmmdev_mirror_unit(const unsigned long *pfns, unsigned long 
 		return 0;
 	page = hmm_pfn_to_page(pfns[i]);
 	if (is_zone_device_page(page))
-		return 0;	/* device memory: not mirrored yet */
+		return hmmdev_dmem_is_ours(hd, page) ? 1 : 0;	/* a DEVMEM leaf */
 	return hmmdev_mirror_huge(pfns, i, npages, va) ? HUGE_PAGES : 1;
 }
 
 /* Undo the DMA mappings made for a window that is not installed. */
-static void hmmdev_mirror_unmap_all(struct device *dev, const unsigned long *pfns,
+static void hmmdev_mirror_unmap_all(struct hmmdev *hd, const unsigned long *pfns,
 				    dma_addr_t *dma, u64 start, unsigned long npages)
 {
+	struct device *dev = &hd->pdev->dev;
 	unsigned long i;
 	unsigned int n;
 
 	for (i = 0; i < npages; i++) {
 		if (dma[i] == DMA_MAPPING_ERROR)
 			continue;
-		n = hmmdev_mirror_unit(pfns, i, npages, start + i * PAGE_SIZE);
+		n = hmmdev_mirror_unit(hd, pfns, i, npages, start + i * PAGE_SIZE);
 		dma_unmap_page(dev, dma[i], max(n, 1U) * PAGE_SIZE, DMA_BIDIRECTIONAL);
 		dma[i] = DMA_MAPPING_ERROR;
 	}
@@ -159,7 +164,7 @@ again:
 	/* DMA-map, outside the lock, what the device does not map already */
 	for (i = 0; i < npages; ) {
 		u64 va = start + i * PAGE_SIZE, pte;
-		unsigned int n = hmmdev_mirror_unit(pfns, i, npages, va), order;
+		unsigned int n = hmmdev_mirror_unit(ctx->hd, pfns, i, npages, va), order;
 		struct page *page;
 
 		dma[i] = DMA_MAPPING_ERROR;
@@ -168,6 +173,10 @@ again:
 			continue;
 		}
 		page = hmm_pfn_to_page(pfns[i]);
+		if (is_zone_device_page(page)) {
+			i++;		/* device memory: no DMA mapping */
+			continue;
+		}
 		if (hmmdev_pt_lookup(&ctx->pt, va, &order, &pte) != page ||
 		    (order != 0) != (n != 1)) {
 			dma[i] = dma_map_page(dev, page, 0, n * PAGE_SIZE, DMA_BIDIRECTIONAL);
@@ -186,13 +195,13 @@ again:
 	}
 	if (mmu_interval_read_retry(&ctx->notifier, range.notifier_seq)) {
 		mutex_unlock(&ctx->lock);
-		hmmdev_mirror_unmap_all(dev, pfns, dma, start, npages);
+		hmmdev_mirror_unmap_all(ctx->hd, pfns, dma, start, npages);
 		goto again;
 	}
 	need_inv = false;
 	for (i = 0; i < npages; ) {
 		u64 va = start + i * PAGE_SIZE;
-		unsigned int n = hmmdev_mirror_unit(pfns, i, npages, va), k;
+		unsigned int n = hmmdev_mirror_unit(ctx->hd, pfns, i, npages, va), k;
 		u64 perm;
 		int r;
 
@@ -231,7 +240,7 @@ again:
 		i += n;
 	}
 	if (i < npages)
-		hmmdev_mirror_unmap_all(dev, pfns + i, dma + i, start + i * PAGE_SIZE,
+		hmmdev_mirror_unmap_all(ctx->hd, pfns + i, dma + i, start + i * PAGE_SIZE,
 					npages - i);
 	if (need_inv) {
 		hmmdev_invalidate(ctx->hd, HMMDEV_INV_RANGE, ctx->asid, start, end - start);
@@ -248,7 +257,7 @@ again:
 
 unlock_unmap:
 	mutex_unlock(&ctx->lock);
-	hmmdev_mirror_unmap_all(dev, pfns, dma, start, npages);
+	hmmdev_mirror_unmap_all(ctx->hd, pfns, dma, start, npages);
 out:
 	mmput(mm);
 	return ret;

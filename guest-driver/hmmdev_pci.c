@@ -205,9 +205,11 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto err_irq;
 	}
 
+	/* device memory and its migration queue (the last hardware queue) */
+	hmmdev_dmem_init(hd);
 	ret = hmmdev_request_queue_irqs(hd);
 	if (ret)
-		goto err_irq;
+		goto err_dmem;
 	ret = hmmdev_fault_init(hd);
 	if (ret)
 		goto err_qirqs;
@@ -225,6 +227,8 @@ err_fault:
 	hmmdev_fault_fini(hd);
 err_qirqs:
 	hmmdev_free_queue_irqs(hd, hd->num_queues);
+err_dmem:
+	hmmdev_dmem_fini(hd);
 err_irq:
 	free_irq(pci_irq_vector(pdev, HMMDEV_MSIX_VEC_TEST), hd);
 err_vectors:
@@ -241,6 +245,7 @@ static void hmmdev_remove(struct pci_dev *pdev)
 	/* no new opens; contexts still open are detached from the hardware */
 	hmmdev_chardev_remove(hd);
 	hmmdev_ctx_detach_all(hd);	/* also stops fault handling */
+	hmmdev_dmem_fini(hd);		/* every device page comes back first */
 	hmmdev_debugfs_remove(hd);
 	hmmdev_wr(hd, HMMDEV_REG_CONTROL, HMMDEV_CONTROL_RESET);
 	hmmdev_free_queue_irqs(hd, hd->num_queues);

@@ -210,11 +210,14 @@ struct page *hmmdev_pt_lookup(struct hmmdev_pt *pt, u64 va, unsigned int *order,
 	return NULL;
 }
 
-static void pt_unmap_leaf(struct hmmdev *hd, u64 pte, unsigned int level)
+static void pt_unmap_leaf(struct hmmdev *hd, struct hmmdev_pt_table *t, unsigned int i,
+			  u64 pte)
 {
-	if (!(pte & HMMDEV_PTE_DEVMEM))
+	if (pte & HMMDEV_PTE_DEVMEM)
+		hmmdev_dmem_unlink(hd, pte & HMMDEV_PTE_ADDR_MASK, t, i);
+	else
 		dma_unmap_page(&hd->pdev->dev, pte & HMMDEV_PTE_ADDR_MASK,
-			       PT_LEVEL_SIZE(level), DMA_BIDIRECTIONAL);
+			       PT_LEVEL_SIZE(t->level), DMA_BIDIRECTIONAL);
 }
 
 /* Remove one valid leaf at once: clear, invalidate the device TLB, unmap. */
@@ -226,19 +229,21 @@ static void pt_zap_leaf(struct hmmdev_ctx *ctx, struct hmmdev_pt_table *t,
 	pt_set(t, i, 0);
 	hmmdev_invalidate(ctx->hd, HMMDEV_INV_RANGE, ctx->asid, va & ~(size - 1), size);
 	hmmdev_count(ctx, HMMDEV_STAT_INVALIDATIONS, 1);
-	pt_unmap_leaf(ctx->hd, pte, t->level);
+	pt_unmap_leaf(ctx->hd, t, i, pte);
 	t->sw[i] = NULL;
 	t->used--;
 }
 
 /**
- * hmmdev_pt_map() - install a leaf for a page of system memory
+ * hmmdev_pt_map() - install a leaf for a page of system or device memory
  * @ctx: the context, ctx->lock held
  * @va: the VA, aligned to the mapping size
- * @order: 0 (4 KiB) or 9 (2 MiB)
- * @page: the first page
+ * @order: 0 (4 KiB) or 9 (2 MiB; system memory only)
+ * @page: the first page; one of our device-private pages gets a DEVMEM leaf
+ *	with its device-memory offset (and ACCESSED, as it is about to be used)
  * @dma: its DMA mapping (PAGE_SIZE << @order), or DMA_MAPPING_ERROR to have
- *	it mapped here (dma_map_page() does not sleep or reclaim)
+ *	it mapped here (dma_map_page() does not sleep or reclaim); unused for
+ *	device memory
  * @perm: HMMDEV_PTE_WRITE / HMMDEV_PTE_ATOMIC
  * @need_inv: set when a valid entry changed in place, so the device TLB must
  *	be invalidated before the device continues
@@ -253,11 +258,14 @@ int hmmdev_pt_map(struct hmmdev_ctx *ctx, u64 va, unsigned int order,
 {
 	unsigned int level = order ? 2 : 1, i;
 	struct device *dev = &ctx->hd->pdev->dev;
+	bool devmem = hmmdev_dmem_is_ours(ctx->hd, page);
 	struct hmmdev_pt_table *t;
 	u64 pte, size = PT_LEVEL_SIZE(level);
 	int err = 0;
 
 	lockdep_assert_held(&ctx->lock);
+	if (devmem && level != 1)
+		return -EEXIST;
 	t = pt_walk(&ctx->pt, va, level, true, &err);
 	if (!t && err == -EEXIST && level == 1) {
 		/* a 2 MiB leaf covers the page: take it down, then retry */
@@ -279,7 +287,7 @@ int hmmdev_pt_map(struct hmmdev_ctx *ctx, u64 va, unsigned int order,
 	if (level == 2 && (pte & HMMDEV_PTE_VALID) && !(pte & HMMDEV_PTE_LEAF))
 		return -EEXIST;		/* 4 KiB entries already below: keep them */
 	if (pte & HMMDEV_PTE_VALID) {
-		if (t->sw[i] == page && !(pte & HMMDEV_PTE_DEVMEM)) {
+		if (t->sw[i] == page && !(pte & HMMDEV_PTE_DEVMEM) == !devmem) {
 			if ((pte & PT_PERM_MASK) != perm) {
 				pt_set(t, i, (pte & ~PT_PERM_MASK) | perm);
 				*need_inv = true;
@@ -287,6 +295,14 @@ int hmmdev_pt_map(struct hmmdev_ctx *ctx, u64 va, unsigned int order,
 			return 0;
 		}
 		pt_zap_leaf(ctx, t, i, va);
+	}
+	if (devmem) {
+		t->sw[i] = page;
+		t->used++;
+		pt_set(t, i, hmmdev_dmem_offset(ctx->hd, page) | perm | HMMDEV_PTE_VALID |
+		       HMMDEV_PTE_DEVMEM | HMMDEV_PTE_ACCESSED);
+		hmmdev_dmem_link(ctx->hd, page, t, i);
+		return 1;
 	}
 	if (dma == DMA_MAPPING_ERROR) {
 		dma = dma_map_page(dev, page, 0, size, DMA_BIDIRECTIONAL);
@@ -331,7 +347,7 @@ static void pt_sweep(struct hmmdev_pt *pt, struct hmmdev_pt_table *t, u64 base,
 		if (s->unmap) {
 			if (pte & HMMDEV_PTE_VALID)
 				continue;
-			pt_unmap_leaf(pt->hd, pte, l);
+			pt_unmap_leaf(pt->hd, t, i, pte);
 			pt_set(t, i, 0);
 			t->sw[i] = NULL;
 			t->used--;
@@ -389,7 +405,7 @@ static void pt_free_tree(struct hmmdev_pt *pt, struct hmmdev_pt_table *t)
 		if (!pte)
 			continue;
 		if (pt_is_leaf(t->level, pte))
-			pt_unmap_leaf(pt->hd, pte, t->level);
+			pt_unmap_leaf(pt->hd, t, i, pte);
 		else
 			pt_free_tree(pt, t->sw[i]);
 	}

@@ -22,7 +22,9 @@ int usage(FILE *out)
         "  info       show the device's identity and interrupt count\n"
         "  stats      show this context's and the device's counters\n"
         "  hold SECS  open a context, run a FILL, sleep SECS seconds, then try\n"
-        "             again and print 'after: ok' or the error (hot-unplug tests)\n");
+        "             again and print 'after: ok' or the error (hot-unplug tests)\n"
+        "  migrate-hold SECS  migrate 8 MiB to device memory, sleep SECS seconds,\n"
+        "             then check the data from the CPU: 'data: ok' (removal tests)\n");
     return out == stderr ? 2 : 0;
 }
 
@@ -106,6 +108,28 @@ int main(int argc, char **argv)
             } catch (const hmmdev::Error &e) {
                 std::printf("after: %s\n", std::strerror(e.err()));
             }
+            return 0;
+        }
+        if (cmd == "migrate-hold" && pos + 1 < args.size()) {
+            unsigned secs = std::strtoul(args[pos + 1].c_str(), nullptr, 0);
+            auto dev = hmmdev::Device::open(index);
+            std::vector<uint64_t> buf((8 << 20) / 8 + 512);
+            auto *p = reinterpret_cast<uint64_t *>(
+                (reinterpret_cast<uintptr_t>(buf.data()) + 4095) & ~uintptr_t(4095));
+            const size_t words = (8 << 20) / 8;
+            for (size_t i = 0; i < words; i++)
+                p[i] = i * 0x9e3779b97f4a7c15ull;
+            auto r = dev.migrate(p, 8 << 20, hmmdev::Memory::Device);
+            std::printf("migrated %llu\n", static_cast<unsigned long long>(r.migrated));
+            std::fflush(stdout);
+            sleep(secs);
+            for (size_t i = 0; i < words; i++) {
+                if (p[i] != i * 0x9e3779b97f4a7c15ull) {
+                    std::printf("data: bad at word %zu\n", i);
+                    return 1;
+                }
+            }
+            std::printf("data: ok\n");
             return 0;
         }
     } catch (const hmmdev::Error &e) {

@@ -62,6 +62,17 @@ Stats Device::stats(Scope scope) const
     return s;
 }
 
+Migration Device::migrate(const void *addr, uint64_t len, Memory to) const
+{
+    hmmdev_migrate m{};
+    m.size = sizeof(m);
+    m.addr = reinterpret_cast<uint64_t>(addr);
+    m.len = len;
+    m.target = static_cast<uint32_t>(to);
+    ioctl(HMMDEV_IOC_MIGRATE, &m, "HMMDEV_IOC_MIGRATE");
+    return Migration{m.migrated, m.skipped};
+}
+
 Queue &Device::create_queue(uint32_t entries)
 {
     hmmdev_queue_create qc{};

@@ -74,6 +74,19 @@ struct Completion {
 
 class Queue;
 
+// Where HMMDEV_IOC_MIGRATE moves pages.
+enum class Memory : uint32_t {
+    System = HMMDEV_MEM_SYSTEM,
+    Device = HMMDEV_MEM_DEVICE,
+};
+
+// What a migration did: pages moved, and pages that could not be moved
+// (file-backed, shmem, hugetlb, busy, or no device memory could be freed).
+struct Migration {
+    uint64_t migrated;
+    uint64_t skipped;
+};
+
 // A submitted command: wait() for its completion.  Cheap to copy; valid while
 // its Queue (and the Device) exist.
 class Fence {
@@ -147,6 +160,9 @@ public:
     // Creates a queue (entries 0: the driver's default).  The Queue lives as
     // long as this Device.
     Queue &create_queue(uint32_t entries = 0);
+    // Migrates (prefetches) the pages of [addr, addr + len) to @to; best
+    // effort (see struct hmmdev_migrate).  addr and len page aligned.
+    Migration migrate(const void *addr, uint64_t len, Memory to) const;
 
     const std::string &path() const noexcept { return path_; }
     int fd() const noexcept { return fd_.get(); }

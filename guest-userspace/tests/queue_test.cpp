@@ -275,7 +275,8 @@ TEST_F(QueueTest, WaitPollsWithZeroTimeout)
     EXPECT_EQ(c.result, 4096u);
 }
 
-// The hardware queues are shared by all contexts: 16, then EBUSY.
+// The hardware queues are shared by all contexts: 16 minus the one the
+// driver keeps for migration copies (info().num_queues), then EBUSY.
 TEST(Queues, HardwareQueuesRunOut)
 {
     auto dev = hmmdev::Device::open(0);

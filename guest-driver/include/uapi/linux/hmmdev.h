@@ -30,7 +30,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define HMMDEV_UAPI_VERSION     2
+#define HMMDEV_UAPI_VERSION     3
 
 #define HMMDEV_IOC_MAGIC        'h'
 
@@ -234,9 +234,13 @@ enum hmmdev_stats_scope {
  * @cmds_completed: commands retired
  * @cmd_errors: commands that completed with an error
  * @migrated_to_dev: pages migrated to device memory
- * @migrated_to_sys: pages migrated to system memory
- * @evictions: device pages evicted to system memory
+ * @migrated_to_sys: pages migrated to system memory (context scope: by
+ *	HMMDEV_IOC_MIGRATE only; device scope: also CPU faults, evictions and
+ *	teardown)
+ * @evictions: device pages evicted to system memory to make room (device
+ *	scope only)
  * @migrate_skipped: pages a migration request could not move
+ *	(hmmdev_migrate.skipped summed)
  *
  * All counters are out (must be 0 on input) and monotonic.
  */
@@ -261,10 +265,52 @@ struct hmmdev_stats {
 	__u64 migrate_skipped;
 };
 
+/* struct hmmdev_migrate.target */
+enum hmmdev_mem {
+	HMMDEV_MEM_SYSTEM = 0,	/* system memory (the device mirrors it) */
+	HMMDEV_MEM_DEVICE = 1,	/* the device's own memory */
+};
+
+/**
+ * struct hmmdev_migrate - HMMDEV_IOC_MIGRATE (v3): prefetch/migrate a range
+ * @size: in: sizeof(struct hmmdev_migrate)
+ * @flags: in: must be 0
+ * @addr: in: first VA, page aligned
+ * @len: in: bytes, a non-zero multiple of the page size; the range must end
+ *	at or below HMMDEV_VA_LIMIT
+ * @target: in: enum hmmdev_mem
+ * @pad0: must be 0
+ * @migrated: out: pages moved to @target
+ * @skipped: out: pages that stay where they are although they are not in
+ *	@target: file-backed, shmem, hugetlb, DAX and special mappings (those
+ *	stay mirrored in system memory), busy or pinned pages, and pages for
+ *	which no device memory could be made free
+ *
+ * Best effort: the call succeeds when some or no page moved; pages already
+ * in @target count in neither field.  The device copy engine moves the
+ * data.  When device memory is full, the least recently used device pages
+ * (the device's accessed bits) are evicted to system memory first.  A CPU
+ * access to a page in device memory migrates it back transparently.
+ * Errors: -EINVAL (alignment, range, flags, target), -EFAULT (a part of the
+ * range is not mapped; pages before it may have moved), -EOPNOTSUPP (the
+ * device has no device memory), -EINTR (fatal signal), -ENODEV.
+ */
+struct hmmdev_migrate {
+	__u32 size;
+	__u32 flags;
+	__u64 addr;
+	__u64 len;
+	__u32 target;
+	__u32 pad0;
+	__u64 migrated;
+	__u64 skipped;
+};
+
 #define HMMDEV_IOC_GET_INFO     _IOWR(HMMDEV_IOC_MAGIC, 0x00, struct hmmdev_info)
 #define HMMDEV_IOC_QUEUE_CREATE _IOWR(HMMDEV_IOC_MAGIC, 0x01, struct hmmdev_queue_create)
 #define HMMDEV_IOC_SUBMIT       _IOWR(HMMDEV_IOC_MAGIC, 0x02, struct hmmdev_submit)
 #define HMMDEV_IOC_WAIT         _IOWR(HMMDEV_IOC_MAGIC, 0x03, struct hmmdev_wait)
 #define HMMDEV_IOC_STATS        _IOWR(HMMDEV_IOC_MAGIC, 0x04, struct hmmdev_stats)
+#define HMMDEV_IOC_MIGRATE      _IOWR(HMMDEV_IOC_MAGIC, 0x05, struct hmmdev_migrate)
 
 #endif /* _UAPI_LINUX_HMMDEV_H */

@@ -1,0 +1,878 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hmmdev driver: device memory, migration and eviction.
+ *
+ * The whole device memory (DEVMEM_SIZE) is registered as
+ * MEMORY_DEVICE_PRIVATE pages over a free physical range: device page n is
+ * device-memory offset n * PAGE_SIZE.  Free pages sit on a list linked
+ * through page->zone_device_data; per page, dpage[] records the context that
+ * migrated it in and the device leaf that maps it (for the accessed bit).
+ *
+ * Every copy is done by the device: SG_COPY commands (one list entry per
+ * page, HMMDEV_MIGRATE_PAGES per command) on a kernel-internal hardware queue
+ * that the driver reserves (the last one) and polls.
+ *
+ * To the device: migrate_vma_setup(SELECT_SYSTEM, owner = the context) ->
+ * clear the context's device PTEs of the range and invalidate the TLB ->
+ * SG_COPY -> migrate_vma_pages -> migrate_vma_finalize.  The notifier skips
+ * the PTE work of these events (owner == context) but still bumps the
+ * sequence, so a device fault racing with the migration retries.  The pages
+ * are not mapped on the device by the migration: the next device access
+ * faults and hmm_range_fault() (dev_private_owner) returns them, and they get
+ * DEVMEM leaves.
+ *
+ * To system memory (ioctl, CPU fault via migrate_to_ram, eviction,
+ * teardown): owner = the device, so the notifier does its full work (clear,
+ * invalidate, wait) inside migrate_vma_setup()/migrate_device_range(),
+ * before the copy.
+ *
+ * Eviction is a clock over dpage[]: a page whose leaf has ACCESSED set (the
+ * device sets it with a cmpxchg) or that was just migrated in gets a second
+ * chance (the bit is cleared with a cmpxchg and the TLB flushed, so the next
+ * device access sets it again); the others are victims, migrated back with
+ * migrate_device_range() per contiguous PFN run.
+ */
+#include <linux/dma-mapping.h>
+#include <linux/delay.h>
+#include <linux/iopoll.h>
+#include <linux/memremap.h>
+#include <linux/migrate.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include "hmmdev_drv.h"
+#include "hmmdev_trace.h"
+
+#define HMMDEV_FAULT_MIGRATE_PAGES	16	/* window of a CPU fault */
+#define HMMDEV_TEARDOWN_TIMEOUT_MS	30000
+
+static struct hmmdev *page_to_hd(struct page *page)
+{
+	return container_of(page->pgmap, struct hmmdev, dmem.pgmap);
+}
+
+static unsigned long dpage_index(struct hmmdev_dmem *dm, struct page *page)
+{
+	return page_to_pfn(page) - dm->pfn_first;
+}
+
+/**
+ * hmmdev_dmem_is_ours() - is a page device-private memory of this device
+ * @hd: the device
+ * @page: the page
+ *
+ * Return: true for our device-private pages.
+ */
+bool hmmdev_dmem_is_ours(struct hmmdev *hd, struct page *page)
+{
+	return is_device_private_page(page) && page->pgmap == &hd->dmem.pgmap;
+}
+
+/**
+ * hmmdev_dmem_offset() - the device-memory offset of one of our pages
+ * @hd: the device
+ * @page: a page for which hmmdev_dmem_is_ours() is true
+ *
+ * Return: the offset, as a DEVMEM leaf or an SG_COPY entry names it.
+ */
+u64 hmmdev_dmem_offset(struct hmmdev *hd, struct page *page)
+{
+	return (u64)dpage_index(&hd->dmem, page) << PAGE_SHIFT;
+}
+
+/**
+ * hmmdev_dmem_link() - record the device leaf that maps a device page
+ * @hd: the device
+ * @page: our device page
+ * @t: the level-1 table
+ * @idx: the entry
+ *
+ * Called with ctx->lock held; eviction reads the leaf's ACCESSED bit.
+ */
+void hmmdev_dmem_link(struct hmmdev *hd, struct page *page,
+		      struct hmmdev_pt_table *t, unsigned int idx)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+
+	spin_lock(&dm->lock);
+	if (dm->dpage) {
+		dm->dpage[dpage_index(dm, page)].t = t;
+		dm->dpage[dpage_index(dm, page)].idx = idx;
+	}
+	spin_unlock(&dm->lock);
+}
+
+/**
+ * hmmdev_dmem_unlink() - forget a device leaf that is being removed
+ * @hd: the device
+ * @offset: the device-memory offset it mapped
+ * @t: its table
+ * @idx: its entry
+ *
+ * Called with ctx->lock held, before the table can be freed.
+ */
+void hmmdev_dmem_unlink(struct hmmdev *hd, u64 offset, struct hmmdev_pt_table *t,
+			unsigned int idx)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+	unsigned long i = offset >> PAGE_SHIFT;
+
+	spin_lock(&dm->lock);
+	if (dm->dpage && i < dm->npages && dm->dpage[i].t == t && dm->dpage[i].idx == idx)
+		dm->dpage[i].t = NULL;
+	spin_unlock(&dm->lock);
+}
+
+/* Return a page (refcount 0) to the free list. */
+static void dmem_put_free(struct hmmdev_dmem *dm, struct page *page)
+{
+	struct hmmdev_dpage *d;
+
+	spin_lock(&dm->lock);
+	d = &dm->dpage[dpage_index(dm, page)];
+	*d = (struct hmmdev_dpage) { };
+	page->zone_device_data = dm->free;
+	dm->free = page;
+	dm->nfree++;
+	spin_unlock(&dm->lock);
+}
+
+static void hmmdev_dmem_page_free(struct page *page)
+{
+	dmem_put_free(&page_to_hd(page)->dmem, page);
+}
+
+/* Take up to @n free pages for @owner. */
+static unsigned long dmem_take(struct hmmdev_dmem *dm, struct page **pages,
+			       unsigned long n, struct hmmdev_ctx *owner)
+{
+	unsigned long got = 0;
+	struct hmmdev_dpage *d;
+	struct page *page;
+
+	spin_lock(&dm->lock);
+	while (got < n && dm->free && !dm->stopping) {
+		page = dm->free;
+		dm->free = page->zone_device_data;
+		page->zone_device_data = NULL;
+		dm->nfree--;
+		d = &dm->dpage[dpage_index(dm, page)];
+		*d = (struct hmmdev_dpage) { .owner = owner, .used = true, .fresh = true };
+		pages[got++] = page;
+	}
+	spin_unlock(&dm->lock);
+	return got;
+}
+
+static u32 kq_status(struct HmmdevCmd *c)
+{
+	return READ_ONCE(c->status);
+}
+
+/* Run the first @n entries of dm->sg with one SG_COPY; copy_lock held. */
+static int dmem_sg_copy(struct hmmdev *hd, unsigned int n)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+	struct HmmdevCmd *c;
+	u32 status;
+	int ret;
+
+	lockdep_assert_held(&dm->copy_lock);
+	if (dm->kq_broken)
+		return -EIO;
+	c = &dm->kq_ring[dm->kq_tail];
+	memset(c, 0, sizeof(*c));
+	c->opcode = HMMDEV_CMD_SG_COPY;
+	c->arg[0] = dm->sg_dma;
+	c->arg[1] = n;
+	dm->kq_tail = (dm->kq_tail + 1) % HMMDEV_KQ_ENTRIES;
+	/* writel orders the command and the list before the doorbell */
+	hmmdev_wr(hd, hmmdev_qreg(dm->kq_hwq, HMMDEV_QREG_TAIL), dm->kq_tail);
+	ret = read_poll_timeout(kq_status, status, status & HMMDEV_CS_DONE, 20,
+				HMMDEV_KQ_TIMEOUT_US, false, c);
+	if (ret) {
+		dm->kq_broken = true;
+		dev_err(&hd->pdev->dev, "SG_COPY of %u pages timed out\n", n);
+		return -EIO;
+	}
+	dma_rmb();
+	if (status & HMMDEV_CS_CODE_MASK) {
+		dev_err_ratelimited(&hd->pdev->dev, "SG_COPY failed: error 0x%x at entry %u\n",
+				    status & HMMDEV_CS_CODE_MASK, READ_ONCE(c->info));
+		return -EIO;
+	}
+	return 0;
+}
+
+static void sg_set(struct HmmdevSgEntry *e, u64 src, u64 dst, u32 flags)
+{
+	e->src = src;
+	e->dst = dst;
+	e->len = PAGE_SIZE;
+	e->flags = flags;
+	e->rsvd = 0;
+}
+
+/*
+ * Device -> system for the entries of @src selected for migration: allocate
+ * system pages (for @vma at @start, or anywhere without a VMA), copy with
+ * one SG_COPY, fill @dst.  Return: 0, -ENOMEM (a page could not be
+ * allocated; the others were copied) or -EIO (copy failed: @dst all 0).
+ */
+static int dmem_copy_to_sys(struct hmmdev *hd, const unsigned long *src,
+			    unsigned long *dst, unsigned long n,
+			    struct vm_area_struct *vma, unsigned long start)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+	struct device *dev = &hd->pdev->dev;
+	unsigned long i;
+	unsigned int k = 0;
+	int ret = 0, err;
+
+	mutex_lock(&dm->copy_lock);
+	for (i = 0; i < n; i++) {
+		struct page *spage = migrate_pfn_to_page(src[i]), *dpage;
+		dma_addr_t dma;
+
+		dst[i] = 0;
+		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
+			continue;
+		if (WARN_ON_ONCE(!hmmdev_dmem_is_ours(hd, spage)))
+			continue;
+		if (vma)
+			dpage = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma, start + i * PAGE_SIZE);
+		else
+			dpage = alloc_page(GFP_HIGHUSER_MOVABLE);
+		if (!dpage) {
+			ret = -ENOMEM;
+			continue;
+		}
+		dma = dma_map_page(dev, dpage, 0, PAGE_SIZE, DMA_FROM_DEVICE);
+		if (dma_mapping_error(dev, dma)) {
+			__free_page(dpage);
+			ret = -ENOMEM;
+			continue;
+		}
+		lock_page(dpage);
+		sg_set(&dm->sg[k++], hmmdev_dmem_offset(hd, spage), dma, HMMDEV_SG_SRC_DEVMEM);
+		dst[i] = migrate_pfn(page_to_pfn(dpage));
+		if (src[i] & MIGRATE_PFN_WRITE)
+			dst[i] |= MIGRATE_PFN_WRITE;
+	}
+	err = k ? dmem_sg_copy(hd, k) : 0;
+	while (k--)
+		dma_unmap_page(dev, dm->sg[k].dst, PAGE_SIZE, DMA_FROM_DEVICE);
+	if (err) {
+		for (i = 0; i < n; i++) {
+			struct page *dpage = migrate_pfn_to_page(dst[i]);
+
+			if (!dpage)
+				continue;
+			unlock_page(dpage);
+			__free_page(dpage);
+			dst[i] = 0;
+		}
+		ret = err;
+	}
+	mutex_unlock(&dm->copy_lock);
+	return ret;
+}
+
+/* Pages of a finished migration that moved. */
+static unsigned long dmem_moved(const unsigned long *src, const unsigned long *dst,
+				unsigned long n)
+{
+	unsigned long i, moved = 0;
+
+	for (i = 0; i < n; i++)
+		if ((src[i] & MIGRATE_PFN_MIGRATE) && dst[i])
+			moved++;
+	return moved;
+}
+
+/*
+ * Migrate device pages [first, first + n) back to system memory without a
+ * VMA (eviction and teardown).  evict_lock held.  Return: pages moved.
+ */
+static unsigned long dmem_evict_run(struct hmmdev *hd, unsigned long first,
+				    unsigned long n)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+	unsigned long *src = dm->ev_src, *dst = dm->ev_dst, moved;
+
+	lockdep_assert_held(&dm->evict_lock);
+	migrate_device_range(src, dm->pfn_first + first, n);
+	dmem_copy_to_sys(hd, src, dst, n, NULL, 0);
+	migrate_device_pages(src, dst, n);
+	moved = dmem_moved(src, dst, n);
+	migrate_device_finalize(src, dst, n);
+	return moved;
+}
+
+/* Evict the sorted device pages idx[0..n) in contiguous runs. */
+static unsigned long dmem_evict_list(struct hmmdev *hd, const unsigned long *idx,
+				     unsigned long n)
+{
+	unsigned long i, j, moved = 0;
+
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && idx[j] == idx[j - 1] + 1 &&
+		     j - i < HMMDEV_MIGRATE_PAGES; j++)
+			;
+		moved += dmem_evict_run(hd, idx[i], j - i);
+	}
+	return moved;
+}
+
+static int dmem_idx_cmp(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Evict up to @want least recently used pages (second-chance clock on the
+ * device's ACCESSED bits).  Return: pages moved to system memory.
+ */
+static unsigned long dmem_evict_lru(struct hmmdev *hd, unsigned long want)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+	unsigned long *idx = dm->ev_idx, n = 0, scanned, cleared = 0, moved;
+
+	want = min_t(unsigned long, want, HMMDEV_MIGRATE_PAGES);
+	mutex_lock(&dm->evict_lock);
+	spin_lock(&dm->lock);
+	for (scanned = 0; n < want && scanned < 2 * dm->npages; scanned++) {
+		unsigned long i = dm->hand;
+		struct hmmdev_dpage *d = &dm->dpage[i];
+
+		dm->hand = (i + 1) % dm->npages;
+		if (!d->used)
+			continue;
+		if (d->fresh) {
+			d->fresh = false;
+			continue;
+		}
+		if (d->t) {
+			u64 *e = (u64 *)&d->t->e[d->idx];
+			u64 old = READ_ONCE(*e);
+
+			if ((le64_to_cpu(old) & HMMDEV_PTE_VALID) &&
+			    (le64_to_cpu(old) & HMMDEV_PTE_ACCESSED)) {
+				/* the device sets A with cmpxchg too: no update is lost */
+				while (!try_cmpxchg64(e, &old,
+						      cpu_to_le64(le64_to_cpu(old) &
+								  ~HMMDEV_PTE_ACCESSED)))
+					;
+				cleared++;
+				continue;
+			}
+		}
+		idx[n++] = i;
+	}
+	spin_unlock(&dm->lock);
+	/* cached translations do not set A again: drop them */
+	if (cleared)
+		hmmdev_invalidate(hd, HMMDEV_INV_ALL, 0, 0, 0);
+	/* the clock may have wrapped: runs need ascending indices */
+	sort(idx, n, sizeof(*idx), dmem_idx_cmp, NULL);
+	moved = dmem_evict_list(hd, idx, n);
+	mutex_unlock(&dm->evict_lock);
+	if (moved) {
+		atomic64_add(moved, &hd->stats.v[HMMDEV_STAT_EVICTIONS]);
+		atomic64_add(moved, &hd->stats.v[HMMDEV_STAT_MIGRATED_TO_SYS]);
+		trace_hmmdev_migrate(U32_MAX, 0, 0, false, moved);
+	}
+	return moved;
+}
+
+/*
+ * Evict every used page (@owner NULL) or every page @owner migrated in.
+ * Return: pages still in use that match.
+ */
+static unsigned long dmem_evict_matching(struct hmmdev *hd, struct hmmdev_ctx *owner)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+	unsigned long *idx = dm->ev_idx, i = 0, n, moved = 0, left = 0;
+
+	mutex_lock(&dm->evict_lock);
+	while (i < dm->npages) {
+		n = 0;
+		spin_lock(&dm->lock);
+		for (; i < dm->npages && n < HMMDEV_MIGRATE_PAGES; i++)
+			if (dm->dpage[i].used && (!owner || dm->dpage[i].owner == owner))
+				idx[n++] = i;
+		spin_unlock(&dm->lock);
+		moved += dmem_evict_list(hd, idx, n);
+		left += n;
+	}
+	mutex_unlock(&dm->evict_lock);
+	if (moved) {
+		atomic64_add(moved, &hd->stats.v[HMMDEV_STAT_MIGRATED_TO_SYS]);
+		trace_hmmdev_migrate(owner ? owner->asid : U32_MAX, 0, 0, false, moved);
+	}
+	return left - moved;
+}
+
+/*
+ * Get up to @n device pages for @ctx, evicting least recently used pages when
+ * device memory is full.  Return: how many (refcount 0, not yet initialized).
+ */
+static unsigned long dmem_alloc(struct hmmdev *hd, struct hmmdev_ctx *ctx,
+				struct page **pages, unsigned long n)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+	unsigned long got, tries;
+
+	got = dmem_take(dm, pages, n, ctx);
+	for (tries = 0; got < n && tries < 4; tries++) {
+		dmem_evict_lru(hd, n - got);
+		got += dmem_take(dm, pages + got, n - got, ctx);
+	}
+	return got;
+}
+
+/*
+ * System -> device for the selected entries of @args, using pages of @pool
+ * (@npool left, taken from the end).  One SG_COPY.  Return: 0 or -EIO (then
+ * nothing migrates: @args->dst all 0).
+ */
+static int dmem_copy_to_dev(struct hmmdev *hd, struct migrate_vma *args,
+			    struct page **pool, unsigned long *npool)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+	struct device *dev = &hd->pdev->dev;
+	unsigned long i, n = (args->end - args->start) >> PAGE_SHIFT;
+	unsigned int k = 0;
+	int ret;
+
+	mutex_lock(&dm->copy_lock);
+	for (i = 0; i < n; i++) {
+		struct page *spage = migrate_pfn_to_page(args->src[i]), *dpage;
+		dma_addr_t dma = dm->zero_dma;
+
+		args->dst[i] = 0;
+		if (!(args->src[i] & MIGRATE_PFN_MIGRATE) || !*npool)
+			continue;
+		if (spage && is_zone_device_page(spage))
+			continue;
+		if (spage) {
+			/* a page never written is the zero page (spage NULL) */
+			dma = dma_map_page(dev, spage, 0, PAGE_SIZE, DMA_TO_DEVICE);
+			if (dma_mapping_error(dev, dma))
+				continue;
+		}
+		dpage = pool[--*npool];
+		zone_device_page_init(dpage);
+		sg_set(&dm->sg[k++], dma, hmmdev_dmem_offset(hd, dpage), HMMDEV_SG_DST_DEVMEM);
+		args->dst[i] = migrate_pfn(page_to_pfn(dpage));
+		if ((args->src[i] & MIGRATE_PFN_WRITE) ||
+		    (!spage && (args->vma->vm_flags & VM_WRITE)))
+			args->dst[i] |= MIGRATE_PFN_WRITE;
+	}
+	ret = k ? dmem_sg_copy(hd, k) : 0;
+	while (k--)
+		if (dm->sg[k].src != dm->zero_dma)
+			dma_unmap_page(dev, dm->sg[k].src, PAGE_SIZE, DMA_TO_DEVICE);
+	if (ret) {
+		for (i = 0; i < n; i++) {
+			struct page *dpage = migrate_pfn_to_page(args->dst[i]);
+
+			if (!dpage)
+				continue;
+			unlock_page(dpage);
+			put_page(dpage);	/* page_free() takes it back */
+			args->dst[i] = 0;
+		}
+	}
+	mutex_unlock(&dm->copy_lock);
+	return ret;
+}
+
+/* Can migrate_vma move this VMA's pages at all? */
+static bool dmem_vma_migratable(struct vm_area_struct *vma)
+{
+	return vma_is_anonymous(vma) && !is_vm_hugetlb_page(vma) &&
+	       !(vma->vm_flags & VM_SPECIAL) && !vma_is_dax(vma);
+}
+
+/* One migrate_vma round over [start, end) of @vma, at most HMMDEV_MIGRATE_PAGES. */
+static int dmem_migrate_chunk(struct hmmdev_ctx *ctx, struct vm_area_struct *vma,
+			      u64 start, u64 end, bool to_dev, unsigned long *src,
+			      unsigned long *dst, struct page **pool, u64 *migrated,
+			      u64 *skipped)
+{
+	struct hmmdev *hd = ctx->hd;
+	unsigned long n = (end - start) >> PAGE_SHIFT, npool = 0, moved, inv, cpages;
+	struct migrate_vma args = {
+		.vma = vma,
+		.start = start,
+		.end = end,
+		.src = src,
+		.dst = dst,
+		/* owner = context: the notifier leaves this context's PTEs to us */
+		.pgmap_owner = to_dev ? (void *)ctx : (void *)hd,
+		.flags = to_dev ? MIGRATE_VMA_SELECT_SYSTEM : MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+	};
+	int ret;
+
+	if (to_dev) {
+		npool = dmem_alloc(hd, ctx, pool, n);
+		if (!npool) {
+			*skipped += n;	/* device memory exhausted */
+			return 0;
+		}
+	}
+	ret = migrate_vma_setup(&args);
+	if (ret)
+		goto out;
+	cpages = args.cpages;
+	if (to_dev) {
+		/*
+		 * The ordering that makes skipping our own notifications safe:
+		 * the source pages are unmapped and locked now; remove the
+		 * device's translations of them before the copy reads them.
+		 */
+		mutex_lock(&ctx->lock);
+		inv = hmmdev_pt_invalidate(ctx, start, end);
+		mutex_unlock(&ctx->lock);
+		trace_hmmdev_invalidate(ctx->asid, start, end, MMU_NOTIFY_MIGRATE, inv);
+		dmem_copy_to_dev(hd, &args, pool, &npool);
+	} else {
+		dmem_copy_to_sys(hd, src, dst, n, vma, start);
+	}
+	migrate_vma_pages(&args);
+	moved = dmem_moved(src, dst, n);
+	migrate_vma_finalize(&args);
+	*migrated += moved;
+	*skipped += cpages - moved;
+	trace_hmmdev_migrate(ctx->asid, start, end, to_dev, moved);
+out:
+	while (npool)
+		dmem_put_free(&hd->dmem, pool[--npool]);
+	return ret;
+}
+
+/**
+ * hmmdev_dmem_migrate() - migrate a VA range of a context's process
+ * @ctx: the context (current->mm is its mm)
+ * @start: first VA, page aligned
+ * @end: VA after the last, page aligned
+ * @to_dev: to device memory, else to system memory
+ * @migrated: out: pages moved
+ * @skipped: out: pages that could not be moved: file-backed, shmem,
+ *	hugetlb, DAX and special mappings, busy or pinned pages, and pages
+ *	for which no device memory could be freed
+ *
+ * Best effort: pages already where they should be count in neither.
+ *
+ * Return: 0, -EFAULT (a hole in the range), -EINTR (fatal signal),
+ * -ENODEV (device going away), -EOPNOTSUPP (no device memory), -ENOMEM.
+ */
+int hmmdev_dmem_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
+			u64 *migrated, u64 *skipped)
+{
+	struct hmmdev *hd = ctx->hd;
+	struct hmmdev_dmem *dm = &hd->dmem;
+	struct mm_struct *mm = ctx->mm;
+	unsigned long *src = NULL, *dst = NULL;
+	struct page **pool = NULL;
+	struct vm_area_struct *vma;
+	u64 addr, next, nonmig = 0;
+	int ret = 0;
+
+	*migrated = 0;
+	*skipped = 0;
+	if (!dm->enabled)
+		return -EOPNOTSUPP;
+	down_read(&dm->users);
+	if (dm->stopping || ctx->detached) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
+	src = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*src), GFP_KERNEL);
+	dst = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dst), GFP_KERNEL);
+	pool = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*pool), GFP_KERNEL);
+	if (!src || !dst || !pool) {
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+	if (!mmget_not_zero(mm)) {
+		ret = -EFAULT;
+		goto out_unlock;
+	}
+	mmap_read_lock(mm);
+	for (addr = start; addr < end; addr = next) {
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		vma = vma_lookup(mm, addr);
+		if (!vma) {
+			ret = -EFAULT;
+			break;
+		}
+		next = min3(end, (u64)vma->vm_end, addr + HMMDEV_MIGRATE_PAGES * PAGE_SIZE);
+		if (!dmem_vma_migratable(vma)) {
+			/* stays (mirrored) in system memory */
+			if (to_dev)
+				nonmig += (next - addr) >> PAGE_SHIFT;
+			continue;
+		}
+		ret = dmem_migrate_chunk(ctx, vma, addr, next, to_dev, src, dst, pool,
+					 migrated, skipped);
+		if (ret)
+			break;
+	}
+	mmap_read_unlock(mm);
+	mmput(mm);
+	*skipped += nonmig;
+	hmmdev_count(ctx, to_dev ? HMMDEV_STAT_MIGRATED_TO_DEV : HMMDEV_STAT_MIGRATED_TO_SYS,
+		     *migrated);
+	hmmdev_count(ctx, HMMDEV_STAT_MIGRATE_SKIPPED, *skipped);
+out_unlock:
+	up_read(&dm->users);
+	kvfree(src);
+	kvfree(dst);
+	kvfree(pool);
+	return ret;
+}
+
+static vm_fault_t hmmdev_dmem_migrate_to_ram(struct vm_fault *vmf)
+{
+	struct hmmdev *hd = page_to_hd(vmf->page);
+	struct vm_area_struct *vma = vmf->vma;
+	unsigned long src[HMMDEV_FAULT_MIGRATE_PAGES], dst[HMMDEV_FAULT_MIGRATE_PAGES];
+	unsigned long start, end, moved;
+	struct migrate_vma args = {
+		.vma = vma,
+		.src = src,
+		.dst = dst,
+		.pgmap_owner = hd,
+		.flags = MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.fault_page = vmf->page,
+	};
+	int ret;
+
+	/*
+	 * No driver lock here: the notifier callback (ctx->lock) runs inside
+	 * migrate_vma_setup(), and copy_lock is never held across anything
+	 * that faults.
+	 */
+	start = ALIGN_DOWN(vmf->address, HMMDEV_FAULT_MIGRATE_PAGES * PAGE_SIZE);
+	end = start + HMMDEV_FAULT_MIGRATE_PAGES * PAGE_SIZE;
+	args.start = max(start, vma->vm_start);
+	args.end = min(end, vma->vm_end);
+	if (migrate_vma_setup(&args))
+		return VM_FAULT_SIGBUS;
+	ret = dmem_copy_to_sys(hd, src, dst, (args.end - args.start) >> PAGE_SHIFT, vma,
+			       args.start);
+	migrate_vma_pages(&args);
+	moved = dmem_moved(src, dst, (args.end - args.start) >> PAGE_SHIFT);
+	migrate_vma_finalize(&args);
+	if (moved) {
+		atomic64_add(moved, &hd->stats.v[HMMDEV_STAT_MIGRATED_TO_SYS]);
+		trace_hmmdev_migrate(U32_MAX, args.start, args.end, false, moved);
+	}
+	if (ret == -EIO)
+		return VM_FAULT_SIGBUS;
+	if (ret == -ENOMEM)
+		return VM_FAULT_OOM;
+	return 0;
+}
+
+static const struct dev_pagemap_ops hmmdev_dmem_ops = {
+	.page_free = hmmdev_dmem_page_free,
+	.migrate_to_ram = hmmdev_dmem_migrate_to_ram,
+};
+
+/**
+ * hmmdev_dmem_ctx_gone() - a context is being destroyed
+ * @ctx: the context
+ *
+ * The pages it migrated in go back to system memory (a process that closed
+ * the file keeps its data); when the process is exiting they were freed
+ * already.  Afterwards no page refers to @ctx.
+ */
+void hmmdev_dmem_ctx_gone(struct hmmdev_ctx *ctx)
+{
+	struct hmmdev_dmem *dm = &ctx->hd->dmem;
+	unsigned long i;
+
+	down_read(&dm->users);
+	if (dm->enabled && !dm->stopping)
+		dmem_evict_matching(ctx->hd, ctx);
+	up_read(&dm->users);
+	spin_lock(&dm->lock);
+	for (i = 0; dm->dpage && i < dm->npages; i++)
+		if (dm->dpage[i].owner == ctx)
+			dm->dpage[i].owner = NULL;
+	spin_unlock(&dm->lock);
+}
+
+static void dmem_free_resources(struct hmmdev *hd)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+	struct device *dev = &hd->pdev->dev;
+
+	if (dm->kq_ring) {
+		hmmdev_wr(hd, hmmdev_qreg(dm->kq_hwq, HMMDEV_QREG_CTRL), 0);
+		dma_free_coherent(dev, HMMDEV_KQ_ENTRIES * HMMDEV_CMD_SIZE, dm->kq_ring,
+				  dm->kq_dma);
+	}
+	if (dm->sg)
+		dma_free_coherent(dev, HMMDEV_MIGRATE_PAGES * HMMDEV_SG_ENTRY_SIZE, dm->sg,
+				  dm->sg_dma);
+	if (dm->zero)
+		dma_free_coherent(dev, PAGE_SIZE, dm->zero, dm->zero_dma);
+	dm->kq_ring = NULL;
+	dm->sg = NULL;
+	dm->zero = NULL;
+	spin_lock(&dm->lock);
+	kvfree(dm->dpage);
+	dm->dpage = NULL;
+	spin_unlock(&dm->lock);
+	kvfree(dm->ev_src);
+	kvfree(dm->ev_dst);
+	kvfree(dm->ev_idx);
+	dm->ev_src = NULL;
+	dm->ev_dst = NULL;
+	dm->ev_idx = NULL;
+}
+
+/* Reserve the last hardware queue for SG_COPY and enable it (ASID 0, polled). */
+static int dmem_kq_init(struct hmmdev *hd)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+	unsigned int q = hd->num_queues - 1;
+
+	dm->kq_ring = dma_alloc_coherent(&hd->pdev->dev, HMMDEV_KQ_ENTRIES * HMMDEV_CMD_SIZE,
+					 &dm->kq_dma, GFP_KERNEL);
+	if (!dm->kq_ring)
+		return -ENOMEM;
+	dm->kq_hwq = q;
+	dm->kq_tail = 0;
+	hmmdev_wr(hd, hmmdev_qreg(q, HMMDEV_QREG_BASE_HI), upper_32_bits(dm->kq_dma));
+	hmmdev_wr(hd, hmmdev_qreg(q, HMMDEV_QREG_BASE_LO), lower_32_bits(dm->kq_dma));
+	hmmdev_wr(hd, hmmdev_qreg(q, HMMDEV_QREG_SIZE), HMMDEV_KQ_ENTRIES);
+	hmmdev_wr(hd, hmmdev_qreg(q, HMMDEV_QREG_ASID), 0);
+	hmmdev_wr(hd, hmmdev_qreg(q, HMMDEV_QREG_VECTOR), HMMDEV_MSIX_VEC_QUEUE0 + q);
+	hmmdev_wr(hd, hmmdev_qreg(q, HMMDEV_QREG_CTRL), HMMDEV_QCTRL_ENABLE);
+	if (!(hmmdev_rd(hd, hmmdev_qreg(q, HMMDEV_QREG_STATUS)) & HMMDEV_QSTATUS_ENABLED))
+		return -EIO;
+	return 0;
+}
+
+/**
+ * hmmdev_dmem_init() - register device memory and the migration queue
+ * @hd: the device, just reset, before its queue interrupts are requested
+ *
+ * Reserves the last hardware queue (hd->num_queues shrinks by one).  Without
+ * device memory, or when registration fails, the device works without it
+ * (migration requests get -EOPNOTSUPP).
+ *
+ * Return: 0 (failures are only logged).
+ */
+int hmmdev_dmem_init(struct hmmdev *hd)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+	struct device *dev = &hd->pdev->dev;
+	unsigned long i;
+	void *addr;
+	int ret = -ENOMEM;
+
+	spin_lock_init(&dm->lock);
+	init_rwsem(&dm->users);
+	mutex_init(&dm->evict_lock);
+	mutex_init(&dm->copy_lock);
+	if (!hd->devmem_size || hd->num_queues < 2)
+		return 0;
+	dm->npages = hd->devmem_size >> PAGE_SHIFT;
+	dm->dpage = kvcalloc(dm->npages, sizeof(*dm->dpage), GFP_KERNEL);
+	dm->ev_src = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->ev_src), GFP_KERNEL);
+	dm->ev_dst = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->ev_dst), GFP_KERNEL);
+	dm->ev_idx = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->ev_idx), GFP_KERNEL);
+	dm->zero = dma_alloc_coherent(dev, PAGE_SIZE, &dm->zero_dma, GFP_KERNEL);
+	dm->sg = dma_alloc_coherent(dev, HMMDEV_MIGRATE_PAGES * HMMDEV_SG_ENTRY_SIZE,
+				    &dm->sg_dma, GFP_KERNEL);
+	if (!dm->dpage || !dm->ev_src || !dm->ev_dst || !dm->ev_idx || !dm->zero || !dm->sg)
+		goto err;
+	ret = dmem_kq_init(hd);
+	if (ret)
+		goto err;
+
+	dm->res = request_free_mem_region(&iomem_resource, hd->devmem_size, "hmmdev-devmem");
+	if (IS_ERR(dm->res)) {
+		ret = PTR_ERR(dm->res);
+		goto err;
+	}
+	dm->pgmap.type = MEMORY_DEVICE_PRIVATE;
+	dm->pgmap.range.start = dm->res->start;
+	dm->pgmap.range.end = dm->res->end;
+	dm->pgmap.nr_range = 1;
+	dm->pgmap.ops = &hmmdev_dmem_ops;
+	dm->pgmap.owner = hd;
+	addr = memremap_pages(&dm->pgmap, dev_to_node(dev));
+	if (IS_ERR(addr)) {
+		ret = PTR_ERR(addr);
+		release_mem_region(dm->res->start, resource_size(dm->res));
+		goto err;
+	}
+	dm->pfn_first = dm->res->start >> PAGE_SHIFT;
+	for (i = dm->npages; i--; ) {
+		struct page *page = pfn_to_page(dm->pfn_first + i);
+
+		page->zone_device_data = dm->free;
+		dm->free = page;
+	}
+	dm->nfree = dm->npages;
+	hd->num_queues--;	/* the last one is ours */
+	dm->enabled = true;
+	dev_info(dev, "%llu MiB device memory as device-private pages at %pR\n",
+		 hd->devmem_size >> 20, dm->res);
+	return 0;
+
+err:
+	dev_warn(dev, "no device-private memory: %d\n", ret);
+	dmem_free_resources(hd);
+	return 0;
+}
+
+/**
+ * hmmdev_dmem_fini() - migrate everything back and unregister device memory
+ * @hd: the device; user queues and fault handling are stopped
+ *
+ * memunmap_pages() waits for every device page to be freed, so every page
+ * goes back to system memory first (pages pinned elsewhere are retried for
+ * a while).
+ */
+void hmmdev_dmem_fini(struct hmmdev *hd)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+	unsigned long deadline = jiffies + msecs_to_jiffies(HMMDEV_TEARDOWN_TIMEOUT_MS);
+	unsigned long left;
+
+	if (!dm->enabled)
+		return;
+	down_write(&dm->users);
+	spin_lock(&dm->lock);
+	dm->stopping = true;
+	spin_unlock(&dm->lock);
+	up_write(&dm->users);
+	while ((left = dmem_evict_matching(hd, NULL))) {
+		if (time_after(jiffies, deadline)) {
+			dev_err(&hd->pdev->dev, "%lu device pages cannot be migrated back\n",
+				left);
+			break;
+		}
+		msleep(20);
+	}
+	memunmap_pages(&dm->pgmap);
+	release_mem_region(dm->res->start, resource_size(dm->res));
+	dm->enabled = false;
+	dmem_free_resources(hd);
+}
