@@ -335,7 +335,12 @@ static uint32_t hmmdev_queue_status_locked(HmmdevQueue *q)
     if (q->enabled) {
         st |= HMMDEV_QSTATUS_ENABLED;
     }
-    if (q->state == HMMDEV_Q_STALLED) {
+    /*
+     * STALLED means "waiting for software": once REPLAY or CANCEL has been
+     * accepted the queue no longer waits, even before the worker acts on it,
+     * so a driver that resolves only STALLED queues never writes twice.
+     */
+    if (q->state == HMMDEV_Q_STALLED && !q->fault_action) {
         st |= HMMDEV_QSTATUS_STALLED;
     }
     if (q->broken) {
