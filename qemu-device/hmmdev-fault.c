@@ -96,6 +96,7 @@ static void hmmdev_fq_fail_locked(HmmdevState *s)
         if (q->fault_unposted && q->state == HMMDEV_Q_STALLED &&
             !q->fault_action) {
             q->fault_action = HMMDEV_QFAULT_CANCEL;
+            HMMDEV_STAT_INC(s, cancels);
         }
     }
     hmmdev_kick_locked(s);
@@ -253,6 +254,7 @@ static void hmmdev_fq_disable_locked(HmmdevState *s)
         if (q->fault_unposted && q->state == HMMDEV_Q_STALLED &&
             !q->fault_action) {
             q->fault_action = HMMDEV_QFAULT_CANCEL;
+            HMMDEV_STAT_INC(s, cancels);
         }
     }
     hmmdev_kick_locked(s);

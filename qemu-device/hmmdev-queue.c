@@ -189,7 +189,6 @@ static void hmmdev_queue_step(HmmdevState *s, HmmdevQueue *q)
         trace_hmmdev_fault_resolve(hmmdev_queue_index(s, q), q->fault.seq,
                                    action);
         if (action == HMMDEV_QFAULT_CANCEL) {
-            HMMDEV_STAT_INC(s, cancels);
             q->cmd.status = HMMDEV_ERR_FAULT |
                             q->fault.reason << HMMDEV_CS_REASON_SHIFT |
                             q->fault.access << HMMDEV_CS_ACCESS_SHIFT;
@@ -197,7 +196,6 @@ static void hmmdev_queue_step(HmmdevState *s, HmmdevQueue *q)
             hmmdev_queue_complete(s, q);
             return;
         }
-        HMMDEV_STAT_INC(s, replays);
     } else if (q->state == HMMDEV_Q_IDLE) {
         if (!hmmdev_queue_fetch(s, q)) {
             return;
@@ -532,6 +530,12 @@ bool hmmdev_queue_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val)
                              "reg 0x%x: %s", (unsigned)addr,
                              "queue is not stalled on a fault");
         } else {
+            /* Counted when accepted: a disable may still forget the stall. */
+            if (val == HMMDEV_QFAULT_REPLAY) {
+                HMMDEV_STAT_INC(s, replays);
+            } else {
+                HMMDEV_STAT_INC(s, cancels);
+            }
             q->fault_action = val;
             hmmdev_kick_locked(s);
         }
