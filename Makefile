@@ -94,10 +94,12 @@ test: all qemu-asan
 fuzz: qemu-asan
 	@HMMDEV_RANDOM_SECONDS=$(FUZZ_SECONDS) $(FUZZ_RUN)
 
-# Copy-engine throughput against host memcpy; a report, not a test:
-# build/bench/copy-engine.{json,md}.
-bench: qemu
+# Reports, not tests: copy-engine throughput against host memcpy
+# (build/bench/copy-engine.{json,md}), and our driver against the kernel's
+# test_hmm in one VM run (build/bench/driver-vs-test_hmm.{json,md}).
+bench: all
 	@$(QEMU_ENV) $(PY) bench/copy_engine.py --out $(BUILD)/bench
+	@$(TEST_ENV) $(PY) bench/driver_vs_test_hmm.py --out $(BUILD)/bench
 
 test-device: qemu
 	@$(QEMU_ENV) $(PY) -m pytest -v -rfEs tests/device $(PYTEST_ARGS)

@@ -191,11 +191,36 @@ static long hmmdev_ioctl_migrate(struct hmmdev_ctx *ctx, void __user *uarg)
 	    !PAGE_ALIGNED(mg.len) || !mg.len || mg.addr + mg.len < mg.addr ||
 	    mg.addr + mg.len > HMMDEV_VA_LIMIT)
 		return -EINVAL;
+	if (READ_ONCE(ctx->hd->failed))
+		return -EIO;
 	ret = hmmdev_dmem_migrate(ctx, mg.addr, mg.addr + mg.len,
 				  mg.target == HMMDEV_MEM_DEVICE, &mg.migrated, &mg.skipped);
 	if (ret)
 		return ret;
 	return hmmdev_copy_out(uarg, &mg, sizeof(mg), usize);
+}
+
+static long hmmdev_ioctl_set_policy(struct hmmdev_ctx *ctx, void __user *uarg)
+{
+	struct hmmdev_policy pol;
+	u32 usize;
+	int ret;
+
+	ret = hmmdev_copy_arg(&pol, sizeof(pol), sizeof(pol), uarg, &usize);
+	if (ret)
+		return ret;
+	if (pol.flags || pol.preferred_location > HMMDEV_MEM_DEVICE ||
+	    pol.migrate_on_fault > 1 || !PAGE_ALIGNED(pol.addr) ||
+	    !PAGE_ALIGNED(pol.len) || !pol.len || pol.addr + pol.len < pol.addr ||
+	    pol.addr + pol.len > HMMDEV_VA_LIMIT)
+		return -EINVAL;
+	if (READ_ONCE(ctx->detached))
+		return -ENODEV;
+	ret = hmmdev_policy_set(ctx, pol.addr, pol.addr + pol.len, pol.preferred_location,
+				pol.migrate_on_fault);
+	if (ret)
+		return ret;
+	return hmmdev_copy_out(uarg, &pol, sizeof(pol), usize);
 }
 
 static long hmmdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -222,6 +247,8 @@ static long hmmdev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return hmmdev_ioctl_stats(ctx, uarg);
 	case _IOC_NR(HMMDEV_IOC_MIGRATE):
 		return hmmdev_ioctl_migrate(ctx, uarg);
+	case _IOC_NR(HMMDEV_IOC_SET_POLICY):
+		return hmmdev_ioctl_set_policy(ctx, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -293,6 +320,7 @@ int hmmdev_chardev_init(void)
 {
 	int ret;
 
+	hmmdev_sysfs_init();
 	ret = alloc_chrdev_region(&hmmdev_devt, 0, HMMDEV_MAX_DEVICES, HMMDEV_DRV_NAME);
 	if (ret)
 		return ret;

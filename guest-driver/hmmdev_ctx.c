@@ -49,6 +49,7 @@ struct hmmdev_ctx *hmmdev_ctx_create(struct hmmdev *hd)
 	mutex_init(&ctx->lock);
 	mutex_init(&ctx->queues_lock);
 	INIT_LIST_HEAD(&ctx->node);
+	hmmdev_policy_init(ctx);
 
 	mutex_lock(&hd->ctx_mutex);
 	if (hd->dead) {
@@ -110,6 +111,7 @@ static void hmmdev_ctx_free(struct kref *ref)
 		if (ctx->queues[i])
 			hmmdev_queue_free(ctx->queues[i]);
 	hmmdev_pt_fini(&ctx->pt);
+	hmmdev_policy_fini(ctx);
 	kfree(ctx);
 	hmmdev_put(hd);
 }
@@ -179,6 +181,26 @@ void hmmdev_ctx_destroy(struct hmmdev_ctx *ctx)
 }
 
 /**
+ * hmmdev_ctx_fail_all() - a fatal device error: stop every context's queues
+ * @hd: the device
+ *
+ * Commands in flight and later submissions fail with -EIO, as do new
+ * queues (hd->failed); the contexts stay open until their files close.
+ */
+void hmmdev_ctx_fail_all(struct hmmdev *hd)
+{
+	struct hmmdev_ctx *ctx;
+
+	mutex_lock(&hd->ctx_mutex);
+	if (!hd->dead) {
+		WRITE_ONCE(hd->failed, true);
+		list_for_each_entry(ctx, &hd->contexts, node)
+			hmmdev_ctx_kill_queues(ctx);
+	}
+	mutex_unlock(&hd->ctx_mutex);
+}
+
+/**
  * hmmdev_ctx_detach_all() - cut every context off the device (removal)
  * @hd: the device
  *
@@ -191,6 +213,7 @@ void hmmdev_ctx_detach_all(struct hmmdev *hd)
 {
 	struct hmmdev_ctx *ctx;
 	unsigned long flags;
+	unsigned int i;
 
 	mutex_lock(&hd->ctx_mutex);
 	hd->dead = true;
@@ -204,6 +227,18 @@ void hmmdev_ctx_detach_all(struct hmmdev *hd)
 		ctx->detached = true;
 		mutex_unlock(&ctx->lock);
 		hmmdev_ctx_set_root(ctx, false);
+		/*
+		 * DMA memory goes back while the PCI device still exists: after a
+		 * hot-unplug or PCI remove it is gone when the file is closed.
+		 */
+		mutex_lock(&ctx->lock);
+		hmmdev_pt_fini(&ctx->pt);
+		mutex_unlock(&ctx->lock);
+		mutex_lock(&ctx->queues_lock);
+		for (i = 0; i < ARRAY_SIZE(ctx->queues); i++)
+			if (ctx->queues[i])
+				hmmdev_queue_release_ring(ctx->queues[i]);
+		mutex_unlock(&ctx->queues_lock);
 	}
 	while (!list_empty(&hd->contexts))
 		list_del_init(hd->contexts.next);

@@ -5,6 +5,7 @@
  * /sys/kernel/debug/hmmdev/hmmdevN/stats            device counters
  * /sys/kernel/debug/hmmdev/hmmdevN/ctx<ASID>/stats  context counters
  * /sys/kernel/debug/hmmdev/hmmdevN/ctx<ASID>/pid    the opener's tgid
+ * /sys/kernel/debug/hmmdev/hmmdevN/ctx<ASID>/policy  placement policy ranges
  * /sys/kernel/debug/hmmdev/hmmdevN/ctx<ASID>/pagetable
  *	every valid device PTE (format: hmmdev_pt_dump())
  */
@@ -14,7 +15,7 @@
 
 static struct dentry *hmmdev_debugfs_root;
 
-static const char *const hmmdev_stat_names[HMMDEV_STAT_NR] = {
+const char *const hmmdev_stat_names[HMMDEV_STAT_NR] = {
 	[HMMDEV_STAT_FAULTS] = "faults",
 	[HMMDEV_STAT_FAULT_BATCHES] = "fault_batches",
 	[HMMDEV_STAT_FAULT_GROUPS] = "fault_groups",
@@ -31,6 +32,20 @@ static const char *const hmmdev_stat_names[HMMDEV_STAT_NR] = {
 	[HMMDEV_STAT_MIGRATED_TO_SYS] = "migrated_to_sys",
 	[HMMDEV_STAT_EVICTIONS] = "evictions",
 	[HMMDEV_STAT_MIGRATE_SKIPPED] = "migrate_skipped",
+	[HMMDEV_STAT_NS_HMM_RANGE_FAULT] = "ns_hmm_range_fault",
+	[HMMDEV_STAT_NS_DMA_MAP] = "ns_dma_map",
+	[HMMDEV_STAT_NS_PTE_WRITE] = "ns_pte_write",
+	[HMMDEV_STAT_NS_IRQ_TO_WORK] = "ns_irq_to_work",
+	[HMMDEV_STAT_NS_IRQ_TO_REPLAY] = "ns_irq_to_replay",
+	[HMMDEV_STAT_NS_MIGRATE_ALLOC] = "ns_migrate_alloc",
+	[HMMDEV_STAT_NS_MIGRATE_SETUP] = "ns_migrate_setup",
+	[HMMDEV_STAT_NS_MIGRATE_INVALIDATE] = "ns_migrate_invalidate",
+	[HMMDEV_STAT_NS_MIGRATE_COPY] = "ns_migrate_copy",
+	[HMMDEV_STAT_NS_MIGRATE_PAGES] = "ns_migrate_pages",
+	[HMMDEV_STAT_NS_MIGRATE_FINALIZE] = "ns_migrate_finalize",
+	[HMMDEV_STAT_NS_SG_COPY] = "ns_sg_copy",
+	[HMMDEV_STAT_SG_COPIES] = "sg_copies",
+	[HMMDEV_STAT_NS_MIRROR_FAULT] = "ns_mirror_fault",
 };
 
 /**
@@ -75,6 +90,13 @@ static int hmmdev_ctx_pagetable_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(hmmdev_ctx_pagetable);
 
+static int hmmdev_ctx_policy_show(struct seq_file *m, void *unused)
+{
+	hmmdev_policy_dump(m->private, m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(hmmdev_ctx_policy);
+
 void hmmdev_debugfs_ctx_add(struct hmmdev_ctx *ctx)
 {
 	char name[16];
@@ -86,6 +108,7 @@ void hmmdev_debugfs_ctx_add(struct hmmdev_ctx *ctx)
 	debugfs_create_file("stats", 0444, ctx->debugfs, ctx, &hmmdev_ctx_stats_fops);
 	debugfs_create_file("pagetable", 0444, ctx->debugfs, ctx,
 			    &hmmdev_ctx_pagetable_fops);
+	debugfs_create_file("policy", 0444, ctx->debugfs, ctx, &hmmdev_ctx_policy_fops);
 	debugfs_create_u32("pid", 0444, ctx->debugfs, (u32 *)&ctx->tgid);
 }
 

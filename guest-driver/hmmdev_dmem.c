@@ -178,6 +178,7 @@ static int dmem_sg_copy(struct hmmdev *hd, unsigned int n)
 	struct hmmdev_dmem *dm = &hd->dmem;
 	struct HmmdevCmd *c;
 	u32 status;
+	u64 t0;
 	int ret;
 
 	lockdep_assert_held(&dm->copy_lock);
@@ -190,9 +191,12 @@ static int dmem_sg_copy(struct hmmdev *hd, unsigned int n)
 	c->arg[1] = n;
 	dm->kq_tail = (dm->kq_tail + 1) % HMMDEV_KQ_ENTRIES;
 	/* writel orders the command and the list before the doorbell */
+	t0 = ktime_get_ns();
 	hmmdev_wr(hd, hmmdev_qreg(dm->kq_hwq, HMMDEV_QREG_TAIL), dm->kq_tail);
 	ret = read_poll_timeout(kq_status, status, status & HMMDEV_CS_DONE, 20,
 				HMMDEV_KQ_TIMEOUT_US, false, c);
+	atomic64_add(ktime_get_ns() - t0, &hd->stats.v[HMMDEV_STAT_NS_SG_COPY]);
+	atomic64_inc(&hd->stats.v[HMMDEV_STAT_SG_COPIES]);
 	if (ret) {
 		dm->kq_broken = true;
 		dev_err(&hd->pdev->dev, "SG_COPY of %u pages timed out\n", n);
@@ -518,19 +522,25 @@ static int dmem_migrate_chunk(struct hmmdev_ctx *ctx, struct vm_area_struct *vma
 		.pgmap_owner = to_dev ? (void *)ctx : (void *)hd,
 		.flags = to_dev ? MIGRATE_VMA_SELECT_SYSTEM : MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
 	};
+	u64 t0;
 	int ret;
 
 	if (to_dev) {
+		t0 = ktime_get_ns();
 		npool = dmem_alloc(hd, ctx, pool, n);
+		hmmdev_count_ns(ctx, HMMDEV_STAT_NS_MIGRATE_ALLOC, t0);
 		if (!npool) {
 			*skipped += n;	/* device memory exhausted */
 			return 0;
 		}
 	}
+	t0 = ktime_get_ns();
 	ret = migrate_vma_setup(&args);
+	hmmdev_count_ns(ctx, HMMDEV_STAT_NS_MIGRATE_SETUP, t0);
 	if (ret)
 		goto out;
 	cpages = args.cpages;
+	t0 = ktime_get_ns();
 	if (to_dev) {
 		/*
 		 * The ordering that makes skipping our own notifications safe:
@@ -541,13 +551,20 @@ static int dmem_migrate_chunk(struct hmmdev_ctx *ctx, struct vm_area_struct *vma
 		inv = hmmdev_pt_invalidate(ctx, start, end);
 		mutex_unlock(&ctx->lock);
 		trace_hmmdev_invalidate(ctx->asid, start, end, MMU_NOTIFY_MIGRATE, inv);
+		hmmdev_count_ns(ctx, HMMDEV_STAT_NS_MIGRATE_INVALIDATE, t0);
+		t0 = ktime_get_ns();
 		dmem_copy_to_dev(hd, &args, pool, &npool);
 	} else {
 		dmem_copy_to_sys(hd, src, dst, n, vma, start);
 	}
+	hmmdev_count_ns(ctx, HMMDEV_STAT_NS_MIGRATE_COPY, t0);
+	t0 = ktime_get_ns();
 	migrate_vma_pages(&args);
+	hmmdev_count_ns(ctx, HMMDEV_STAT_NS_MIGRATE_PAGES, t0);
 	moved = dmem_moved(src, dst, n);
+	t0 = ktime_get_ns();
 	migrate_vma_finalize(&args);
+	hmmdev_count_ns(ctx, HMMDEV_STAT_NS_MIGRATE_FINALIZE, t0);
 	*migrated += moved;
 	*skipped += cpages - moved;
 	trace_hmmdev_migrate(ctx->asid, start, end, to_dev, moved);
@@ -556,6 +573,10 @@ out:
 		dmem_put_free(&hd->dmem, pool[--npool]);
 	return ret;
 }
+
+static int dmem_migrate_range(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
+			      unsigned long *src, unsigned long *dst, struct page **pool,
+			      u64 *migrated, u64 *skipped);
 
 /**
  * hmmdev_dmem_migrate() - migrate a VA range of a context's process
@@ -576,29 +597,64 @@ out:
 int hmmdev_dmem_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
 			u64 *migrated, u64 *skipped)
 {
+	unsigned long *src, *dst;
+	struct page **pool;
+	int ret = -ENOMEM;
+
+	*migrated = 0;
+	*skipped = 0;
+	if (!ctx->hd->dmem.enabled)
+		return -EOPNOTSUPP;
+	src = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*src), GFP_KERNEL);
+	dst = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dst), GFP_KERNEL);
+	pool = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*pool), GFP_KERNEL);
+	if (src && dst && pool)
+		ret = dmem_migrate_range(ctx, start, end, to_dev, src, dst, pool,
+					 migrated, skipped);
+	kvfree(src);
+	kvfree(dst);
+	kvfree(pool);
+	return ret;
+}
+
+/**
+ * hmmdev_dmem_fault_migrate() - migrate-on-device-fault (placement policy)
+ * @ctx: the faulting context (referenced by the caller)
+ * @start: first VA, page aligned
+ * @end: VA after the last, page aligned
+ * @to_dev: to device memory, else to system memory
+ *
+ * Called by the fault worker only (an ordered workqueue: one caller at a
+ * time), with no driver lock held; uses the dedicated scratch arrays
+ * hmmdev_dmem.fm_*, so nothing is allocated on the fault path.  Best
+ * effort: the result only shows in the counters.
+ */
+void hmmdev_dmem_fault_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev)
+{
+	struct hmmdev_dmem *dm = &ctx->hd->dmem;
+	u64 migrated = 0, skipped = 0;
+
+	if (!dm->enabled)
+		return;
+	dmem_migrate_range(ctx, start, end, to_dev, dm->fm_src, dm->fm_dst, dm->fm_pool,
+			   &migrated, &skipped);
+}
+
+/* hmmdev_dmem_migrate() with the caller's scratch arrays (HMMDEV_MIGRATE_PAGES). */
+static int dmem_migrate_range(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
+			      unsigned long *src, unsigned long *dst, struct page **pool,
+			      u64 *migrated, u64 *skipped)
+{
 	struct hmmdev *hd = ctx->hd;
 	struct hmmdev_dmem *dm = &hd->dmem;
 	struct mm_struct *mm = ctx->mm;
-	unsigned long *src = NULL, *dst = NULL;
-	struct page **pool = NULL;
 	struct vm_area_struct *vma;
 	u64 addr, next, nonmig = 0;
 	int ret = 0;
 
-	*migrated = 0;
-	*skipped = 0;
-	if (!dm->enabled)
-		return -EOPNOTSUPP;
 	down_read(&dm->users);
 	if (dm->stopping || ctx->detached) {
 		ret = -ENODEV;
-		goto out_unlock;
-	}
-	src = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*src), GFP_KERNEL);
-	dst = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dst), GFP_KERNEL);
-	pool = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*pool), GFP_KERNEL);
-	if (!src || !dst || !pool) {
-		ret = -ENOMEM;
 		goto out_unlock;
 	}
 	if (!mmget_not_zero(mm)) {
@@ -636,9 +692,6 @@ int hmmdev_dmem_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
 	hmmdev_count(ctx, HMMDEV_STAT_MIGRATE_SKIPPED, *skipped);
 out_unlock:
 	up_read(&dm->users);
-	kvfree(src);
-	kvfree(dst);
-	kvfree(pool);
 	return ret;
 }
 
@@ -742,6 +795,12 @@ static void dmem_free_resources(struct hmmdev *hd)
 	dm->ev_src = NULL;
 	dm->ev_dst = NULL;
 	dm->ev_idx = NULL;
+	kvfree(dm->fm_src);
+	kvfree(dm->fm_dst);
+	kvfree(dm->fm_pool);
+	dm->fm_src = NULL;
+	dm->fm_dst = NULL;
+	dm->fm_pool = NULL;
 }
 
 /* Reserve the last hardware queue for SG_COPY and enable it (ASID 0, polled). */
@@ -796,10 +855,14 @@ int hmmdev_dmem_init(struct hmmdev *hd)
 	dm->ev_src = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->ev_src), GFP_KERNEL);
 	dm->ev_dst = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->ev_dst), GFP_KERNEL);
 	dm->ev_idx = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->ev_idx), GFP_KERNEL);
+	dm->fm_src = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->fm_src), GFP_KERNEL);
+	dm->fm_dst = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->fm_dst), GFP_KERNEL);
+	dm->fm_pool = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->fm_pool), GFP_KERNEL);
 	dm->zero = dma_alloc_coherent(dev, PAGE_SIZE, &dm->zero_dma, GFP_KERNEL);
 	dm->sg = dma_alloc_coherent(dev, HMMDEV_MIGRATE_PAGES * HMMDEV_SG_ENTRY_SIZE,
 				    &dm->sg_dma, GFP_KERNEL);
-	if (!dm->dpage || !dm->ev_src || !dm->ev_dst || !dm->ev_idx || !dm->zero || !dm->sg)
+	if (!dm->dpage || !dm->ev_src || !dm->ev_dst || !dm->ev_idx || !dm->zero || !dm->sg ||
+	    !dm->fm_src || !dm->fm_dst || !dm->fm_pool)
 		goto err;
 	ret = dmem_kq_init(hd);
 	if (ret)

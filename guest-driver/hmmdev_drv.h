@@ -11,6 +11,7 @@
 #include <linux/completion.h>
 #include <linux/device.h>
 #include <linux/kref.h>
+#include <linux/ktime.h>
 #include <linux/mmu_notifier.h>
 #include <linux/memremap.h>
 #include <linux/mutex.h>
@@ -53,6 +54,21 @@ enum hmmdev_stat {
 	HMMDEV_STAT_MIGRATED_TO_SYS,
 	HMMDEV_STAT_EVICTIONS,
 	HMMDEV_STAT_MIGRATE_SKIPPED,
+	/* stage times, ns (docs/driver.md "Performance counters") */
+	HMMDEV_STAT_NS_HMM_RANGE_FAULT,
+	HMMDEV_STAT_NS_DMA_MAP,
+	HMMDEV_STAT_NS_PTE_WRITE,
+	HMMDEV_STAT_NS_IRQ_TO_WORK,
+	HMMDEV_STAT_NS_IRQ_TO_REPLAY,
+	HMMDEV_STAT_NS_MIGRATE_ALLOC,
+	HMMDEV_STAT_NS_MIGRATE_SETUP,
+	HMMDEV_STAT_NS_MIGRATE_INVALIDATE,
+	HMMDEV_STAT_NS_MIGRATE_COPY,
+	HMMDEV_STAT_NS_MIGRATE_PAGES,
+	HMMDEV_STAT_NS_MIGRATE_FINALIZE,
+	HMMDEV_STAT_NS_SG_COPY,
+	HMMDEV_STAT_SG_COPIES,
+	HMMDEV_STAT_NS_MIRROR_FAULT,
 	HMMDEV_STAT_NR,
 };
 
@@ -127,6 +143,11 @@ struct hmmdev_ctx {
 	struct mutex queues_lock;	/* protects queues[] */
 	struct hmmdev_queue *queues[HMMDEV_NUM_QUEUES];
 
+	struct mutex policy_lock;	/* protects the fields below */
+	struct list_head policies;	/* struct hmmdev_prange, sorted */
+	unsigned int npolicies;
+	/* protects the above */
+
 	struct list_head node;		/* in hmmdev.contexts */
 	struct dentry *debugfs;
 	struct hmmdev_counters stats;
@@ -160,6 +181,9 @@ struct hmmdev_dmem {
 	struct mutex evict_lock;	/* serializes evictions; protects ev_* */
 	unsigned long *ev_src, *ev_dst;	/* HMMDEV_MIGRATE_PAGES each */
 	unsigned long *ev_idx;		/* victims, HMMDEV_MIGRATE_PAGES */
+	/* migrate-on-fault scratch (the fault worker only), HMMDEV_MIGRATE_PAGES */
+	unsigned long *fm_src, *fm_dst;
+	struct page **fm_pool;
 
 	/* the kernel queue: SG_COPY commands of migrations */
 	struct mutex copy_lock;		/* protects the fields below */
@@ -190,8 +214,13 @@ struct hmmdev {
 	u64 devmem_size;
 
 	atomic64_t irq_count;		/* every vector */
+	u64 fault_irq_ns;		/* ktime of the last fault interrupt */
+	u64 fault_irq_seen;		/* ... the last one fault_work counted */
 	atomic64_t irq_test_count;	/* HMMDEV_MSIX_VEC_TEST only */
 	struct completion irq_test_done;
+	struct work_struct fatal_work;	/* STATUS.FATAL: fail every queue */
+	bool fatal_seen;		/* fatal_work queued (vector 0 only) */
+	bool failed;			/* fatal error: new work gets -EIO */
 
 	/* fault ring: written by the device, drained by fault_work */
 	struct HmmdevFaultRecord *fq;
@@ -251,6 +280,12 @@ static inline void hmmdev_count(struct hmmdev_ctx *ctx, enum hmmdev_stat s, u64 
 	atomic64_add(n, &ctx->hd->stats.v[s]);
 }
 
+/* Add the time since @t0 (ktime_get_ns()) to a HMMDEV_STAT_NS_* counter. */
+static inline void hmmdev_count_ns(struct hmmdev_ctx *ctx, enum hmmdev_stat s, u64 t0)
+{
+	hmmdev_count(ctx, s, ktime_get_ns() - t0);
+}
+
 /* hmmdev_chardev.c */
 int hmmdev_chardev_init(void);
 void hmmdev_chardev_exit(void);
@@ -268,6 +303,7 @@ struct hmmdev_ctx *hmmdev_ctx_create(struct hmmdev *hd);
 void hmmdev_ctx_destroy(struct hmmdev_ctx *ctx);
 void hmmdev_ctx_put(struct hmmdev_ctx *ctx);
 void hmmdev_ctx_detach_all(struct hmmdev *hd);
+void hmmdev_ctx_fail_all(struct hmmdev *hd);
 static inline void hmmdev_ctx_get(struct hmmdev_ctx *ctx)
 {
 	kref_get(&ctx->ref);
@@ -288,6 +324,7 @@ void hmmdev_pt_dump(struct hmmdev_pt *pt, struct seq_file *m);
 int hmmdev_queue_create(struct hmmdev_ctx *ctx, u32 entries, u32 *id);
 void hmmdev_queue_kill(struct hmmdev_queue *q);
 void hmmdev_queue_free(struct hmmdev_queue *q);
+void hmmdev_queue_release_ring(struct hmmdev_queue *q);
 struct hmmdev_queue *hmmdev_queue_get(struct hmmdev_ctx *ctx, u32 id);
 int hmmdev_queue_submit(struct hmmdev_queue *q, const struct hmmdev_cmd *cmds,
 			u32 count, bool nonblock, u64 *fence);
@@ -318,7 +355,17 @@ void hmmdev_dmem_unlink(struct hmmdev *hd, u64 offset, struct hmmdev_pt_table *t
 			unsigned int idx);
 int hmmdev_dmem_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
 			u64 *migrated, u64 *skipped);
+void hmmdev_dmem_fault_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev);
 void hmmdev_dmem_ctx_gone(struct hmmdev_ctx *ctx);
+
+/* hmmdev_policy.c */
+void hmmdev_policy_init(struct hmmdev_ctx *ctx);
+void hmmdev_policy_fini(struct hmmdev_ctx *ctx);
+int hmmdev_policy_set(struct hmmdev_ctx *ctx, u64 start, u64 end, u32 pref, bool mof);
+void hmmdev_policy_fault(struct hmmdev_ctx *ctx, u64 start, u64 end);
+void hmmdev_policy_dump(struct hmmdev_ctx *ctx, struct seq_file *m);
+
+struct seq_file;
 
 /* hmmdev_debugfs.c */
 void hmmdev_debugfs_init(void);
@@ -329,8 +376,10 @@ void hmmdev_debugfs_ctx_add(struct hmmdev_ctx *ctx);
 void hmmdev_debugfs_ctx_remove(struct hmmdev_ctx *ctx);
 struct seq_file;
 void hmmdev_stats_show(struct seq_file *m, struct hmmdev_counters *c);
+extern const char *const hmmdev_stat_names[HMMDEV_STAT_NR];
 
 /* hmmdev_sysfs.c */
 extern const struct attribute_group *hmmdev_dev_groups[];
+void hmmdev_sysfs_init(void);
 
 #endif /* HMMDEV_DRV_H */

@@ -71,8 +71,15 @@ static int hmmdev_fault_group(struct hmmdev *hd, struct hmmdev_fault *f,
 	unsigned long npages = (end - start) >> PAGE_SHIFT, i;
 	unsigned long *req = hd->fault_req;
 	unsigned int k;
+	u64 done = start;
 	int ret;
 
+	/* placement policy: migrate-on-fault before mirroring (f[] is sorted) */
+	for (k = 0; k < n; k++) {
+		if (f[k].req_end > done)
+			hmmdev_policy_fault(f[0].ctx, max(f[k].req_start, done), f[k].req_end);
+		done = max(done, f[k].req_end);
+	}
 	memset(req, 0, npages * sizeof(*req));
 	for (k = 0; k < n; k++) {
 		unsigned long flags = HMM_PFN_REQ_FAULT;
@@ -108,6 +115,7 @@ static void hmmdev_fault_resolve(struct hmmdev *hd, struct hmmdev_fault *f)
 						    f->err == -EFAULT ? -EFAULT : -EIO;
 		/* counted first: the submitter may look as soon as it completes */
 		hmmdev_count(f->ctx, f->err ? HMMDEV_STAT_CANCELS : HMMDEV_STAT_REPLAYS, 1);
+		hmmdev_count_ns(f->ctx, HMMDEV_STAT_NS_IRQ_TO_REPLAY, READ_ONCE(hd->fault_irq_ns));
 		hmmdev_wr(hd, hmmdev_qreg(q->hwq, HMMDEV_QREG_FAULT), action);
 	}
 	spin_unlock_irq(&hd->lock);
@@ -186,6 +194,11 @@ static void hmmdev_fault_work(struct work_struct *work)
 	unsigned int n, i;
 	u32 tail;
 
+	if (READ_ONCE(hd->fault_irq_ns) != hd->fault_irq_seen) {	/* not a flush */
+		hd->fault_irq_seen = READ_ONCE(hd->fault_irq_ns);
+		atomic64_add(ktime_get_ns() - hd->fault_irq_seen,
+			     &hd->stats.v[HMMDEV_STAT_NS_IRQ_TO_WORK]);
+	}
 	for (;;) {
 		tail = hmmdev_rd(hd, HMMDEV_REG_FQ_TAIL);
 		if (tail == hd->fq_head) {
@@ -218,6 +231,8 @@ irqreturn_t hmmdev_fault_irq(int irq, void *data)
 {
 	struct hmmdev *hd = data;
 
+	/* the ring is disarmed until FQ_HEAD is written: one stamp per round */
+	WRITE_ONCE(hd->fault_irq_ns, ktime_get_ns());
 	atomic64_inc(&hd->irq_count);
 	queue_work(hd->fault_wq, &hd->fault_work);
 	return IRQ_HANDLED;

@@ -138,6 +138,7 @@ int hmmdev_mirror_fault(struct hmmdev_ctx *ctx, u64 start, u64 end,
 	};
 	unsigned long faulted = 0, huge = 0;
 	bool need_inv;
+	u64 t0, t_start = ktime_get_ns();
 	int ret;
 
 	if (!mmget_not_zero(mm))
@@ -153,15 +154,18 @@ again:
 		goto out;
 	memcpy(pfns, req, npages * sizeof(*pfns));
 	range.notifier_seq = mmu_interval_read_begin(&ctx->notifier);
+	t0 = ktime_get_ns();
 	mmap_read_lock(mm);
 	ret = hmm_range_fault(&range);
 	mmap_read_unlock(mm);
+	hmmdev_count_ns(ctx, HMMDEV_STAT_NS_HMM_RANGE_FAULT, t0);
 	if (ret == -EBUSY)
 		goto again;
 	if (ret)
 		goto out;
 
 	/* DMA-map, outside the lock, what the device does not map already */
+	t0 = ktime_get_ns();
 	for (i = 0; i < npages; ) {
 		u64 va = start + i * PAGE_SIZE, pte;
 		unsigned int n = hmmdev_mirror_unit(ctx->hd, pfns, i, npages, va), order;
@@ -187,7 +191,9 @@ again:
 			dma[++i] = DMA_MAPPING_ERROR;
 		i++;
 	}
+	hmmdev_count_ns(ctx, HMMDEV_STAT_NS_DMA_MAP, t0);
 
+	t0 = ktime_get_ns();
 	mutex_lock(&ctx->lock);
 	if (ctx->detached) {
 		ret = -ENODEV;
@@ -247,6 +253,7 @@ again:
 		hmmdev_count(ctx, HMMDEV_STAT_INVALIDATIONS, 1);
 	}
 	mutex_unlock(&ctx->lock);
+	hmmdev_count_ns(ctx, HMMDEV_STAT_NS_PTE_WRITE, t0);
 	if (ret == -ENOMEM) {		/* the table cache ran dry: refill, retry */
 		ret = 0;
 		goto again;
@@ -260,5 +267,6 @@ unlock_unmap:
 	hmmdev_mirror_unmap_all(ctx->hd, pfns, dma, start, npages);
 out:
 	mmput(mm);
+	hmmdev_count_ns(ctx, HMMDEV_STAT_NS_MIRROR_FAULT, t_start);
 	return ret;
 }

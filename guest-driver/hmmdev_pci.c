@@ -16,9 +16,14 @@ static irqreturn_t hmmdev_irq_test_handler(int irq, void *data)
 	u32 status = hmmdev_rd(hd, HMMDEV_REG_STATUS);
 
 	atomic64_inc(&hd->irq_count);
-	if (status & HMMDEV_STATUS_FATAL)
+	if (status & HMMDEV_STATUS_FATAL) {
 		dev_err_ratelimited(&hd->pdev->dev, "fatal device error (ERROR 0x%x)\n",
 				    hmmdev_rd(hd, HMMDEV_REG_ERROR));
+		if (!hd->fatal_seen) {
+			hd->fatal_seen = true;
+			schedule_work(&hd->fatal_work);
+		}
+	}
 	atomic64_inc(&hd->irq_test_count);
 	complete(&hd->irq_test_done);
 	return IRQ_HANDLED;
@@ -64,6 +69,20 @@ int hmmdev_invalidate(struct hmmdev *hd, unsigned int scope, unsigned int asid,
 	if (ret)
 		dev_err_ratelimited(&hd->pdev->dev, "TLB invalidation timed out\n");
 	return ret;
+}
+
+/*
+ * A fatal device error stops the engine until a reset: fail every queue
+ * (waiters get -EIO) and refuse new queues and migrations with -EIO.  The
+ * device is not reset in place: unbind/rebind (or PCI remove/rescan) probes
+ * it again, which resets it.
+ */
+static void hmmdev_fatal_work(struct work_struct *work)
+{
+	struct hmmdev *hd = container_of(work, struct hmmdev, fatal_work);
+
+	dev_err(&hd->pdev->dev, "device failed: queues stopped, contexts get -EIO until it is rebound\n");
+	hmmdev_ctx_fail_all(hd);
 }
 
 static void hmmdev_free(struct kref *ref)
@@ -140,6 +159,7 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	kref_init(&hd->ref);
 	hd->pdev = pdev;
 	init_completion(&hd->irq_test_done);
+	INIT_WORK(&hd->fatal_work, hmmdev_fatal_work);
 	spin_lock_init(&hd->lock);
 	spin_lock_init(&hd->inv_lock);
 	mutex_init(&hd->ctx_mutex);
@@ -231,6 +251,7 @@ err_dmem:
 	hmmdev_dmem_fini(hd);
 err_irq:
 	free_irq(pci_irq_vector(pdev, HMMDEV_MSIX_VEC_TEST), hd);
+	cancel_work_sync(&hd->fatal_work);
 err_vectors:
 	pci_free_irq_vectors(pdev);
 err_put:
@@ -250,6 +271,7 @@ static void hmmdev_remove(struct pci_dev *pdev)
 	hmmdev_wr(hd, HMMDEV_REG_CONTROL, HMMDEV_CONTROL_RESET);
 	hmmdev_free_queue_irqs(hd, hd->num_queues);
 	free_irq(pci_irq_vector(pdev, HMMDEV_MSIX_VEC_TEST), hd);
+	cancel_work_sync(&hd->fatal_work);
 	pci_free_irq_vectors(pdev);
 	hmmdev_put(hd);
 }

@@ -381,7 +381,7 @@ unsigned long hmmdev_pt_invalidate(struct hmmdev_ctx *ctx, u64 start, u64 end)
 			      .lo = U64_MAX, .hi = 0 };
 
 	lockdep_assert_held(&ctx->lock);
-	if (s.start >= s.end)
+	if (s.start >= s.end || !ctx->pt.root)	/* freed: device removed */
 		return 0;
 	pt_sweep(&ctx->pt, ctx->pt.root, 0, &s);
 	if (!s.pages)

@@ -68,8 +68,8 @@ int hmmdev_queue_create(struct hmmdev_ctx *ctx, u32 entries, u32 *id)
 	if (i == ARRAY_SIZE(ctx->queues))
 		goto err_unlock;
 	mutex_lock(&hd->ctx_mutex);
-	ret = -ENODEV;
-	if (hd->dead || ctx->detached)
+	ret = READ_ONCE(hd->failed) ? -EIO : -ENODEV;
+	if (hd->dead || ctx->detached || READ_ONCE(hd->failed))
 		goto err_unlock_hd;
 	spin_lock_irq(&hd->lock);
 	for (hwq = 0; hwq < hd->num_queues; hwq++)
@@ -214,7 +214,8 @@ irqreturn_t hmmdev_queue_irq(int irq, void *data)
  *
  * The hardware queue is disabled (a command in flight is abandoned) and
  * freed for other contexts.  Completed commands keep their results; the
- * others complete with -ENODEV.  Waiters wake up.
+ * others complete with -ENODEV (-EIO after a fatal device error).  Waiters
+ * wake up.
  */
 void hmmdev_queue_kill(struct hmmdev_queue *q)
 {
@@ -235,10 +236,28 @@ void hmmdev_queue_kill(struct hmmdev_queue *q)
 
 	spin_lock_irqsave(&q->lock, flags);
 	while (q->retired < q->submitted)
-		hmmdev_queue_retire_slot(q, q->retired % q->entries, -ENODEV);
+		hmmdev_queue_retire_slot(q, q->retired % q->entries,
+					 READ_ONCE(hd->failed) ? -EIO : -ENODEV);
 	q->dead = true;
 	spin_unlock_irqrestore(&q->lock, flags);
 	wake_up_all(&q->wq);
+}
+
+/**
+ * hmmdev_queue_release_ring() - free a stopped queue's DMA ring now
+ * @q: a queue stopped by hmmdev_queue_kill()
+ *
+ * Device removal calls it: the DMA memory must go back while the PCI device
+ * still exists; the struct lives until the file is closed.
+ */
+void hmmdev_queue_release_ring(struct hmmdev_queue *q)
+{
+	mutex_lock(&q->submit_lock);	/* a submitter past its dead check */
+	if (q->ring)
+		dma_free_coherent(&q->ctx->hd->pdev->dev, q->entries * HMMDEV_CMD_SIZE,
+				  q->ring, q->ring_dma);
+	q->ring = NULL;
+	mutex_unlock(&q->submit_lock);
 }
 
 /**
@@ -385,7 +404,7 @@ int hmmdev_queue_submit(struct hmmdev_queue *q, const struct hmmdev_cmd *cmds,
 	spin_lock_irqsave(&q->lock, flags);
 	if (q->dead) {
 		spin_unlock_irqrestore(&q->lock, flags);
-		ret = -ENODEV;
+		ret = READ_ONCE(hd->failed) ? -EIO : -ENODEV;
 		goto out;
 	}
 	for (i = 0; i < count; i++) {
@@ -452,7 +471,7 @@ int hmmdev_queue_wait(struct hmmdev_queue *q, u64 fence, s64 timeout_ns,
 	spin_lock_irqsave(&q->lock, flags);
 	slot = (fence - 1) % q->entries;
 	if (q->retired < fence) {
-		w->error = -ENODEV;
+		w->error = READ_ONCE(q->ctx->hd->failed) ? -EIO : -ENODEV;
 	} else if (q->slot_seq[slot] != fence) {
 		w->error = -ENODATA;
 	} else {

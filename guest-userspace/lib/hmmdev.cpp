@@ -73,6 +73,18 @@ Migration Device::migrate(const void *addr, uint64_t len, Memory to) const
     return Migration{m.migrated, m.skipped};
 }
 
+void Device::set_policy(const void *addr, uint64_t len, Memory preferred,
+                        bool migrate_on_fault) const
+{
+    hmmdev_policy p{};
+    p.size = sizeof(p);
+    p.addr = reinterpret_cast<uint64_t>(addr);
+    p.len = len;
+    p.preferred_location = static_cast<uint32_t>(preferred);
+    p.migrate_on_fault = migrate_on_fault ? 1 : 0;
+    ioctl(HMMDEV_IOC_SET_POLICY, &p, "HMMDEV_IOC_SET_POLICY");
+}
+
 Queue &Device::create_queue(uint32_t entries)
 {
     hmmdev_queue_create qc{};

@@ -163,6 +163,11 @@ public:
     // Migrates (prefetches) the pages of [addr, addr + len) to @to; best
     // effort (see struct hmmdev_migrate).  addr and len page aligned.
     Migration migrate(const void *addr, uint64_t len, Memory to) const;
+    // Sets the placement policy of [addr, addr + len) (struct hmmdev_policy):
+    // the preferred location and whether a device fault migrates the pages
+    // there first.  System without migrate_on_fault is the default.
+    void set_policy(const void *addr, uint64_t len, Memory preferred,
+                    bool migrate_on_fault) const;
 
     const std::string &path() const noexcept { return path_; }
     int fd() const noexcept { return fd_.get(); }

@@ -4,6 +4,7 @@
 // against the copy, atomics racing with migration, memory that cannot
 // migrate, bad arguments, process exit during migration, and (in a VM with
 // small device memory) oversubscription with LRU eviction.
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstring>
@@ -391,6 +392,186 @@ TEST_F(MigrateTest, SingleRequestLargerThanDeviceMemory)
     EXPECT_GT(dev.stats(Scope::Device).evictions, d0.evictions);
     std::vector<uint64_t> ref(words);
     pattern(ref.data(), words, 4);
+    for (size_t i = 0; i < words; i++)
+        ASSERT_EQ(w[i], ref[i]) << i;
+}
+
+// Placement policy "device, migrate on fault": the device's first touch
+// migrates the pages its command needs to device memory before they are
+// mirrored, so they get DEVMEM PTEs; the data survives both ways.
+TEST_F(MigrateTest, PolicyMigrateOnFault)
+{
+    const size_t len = k1M, words = len / 8, pages = len / kPage;
+    Mapping m = Mapping::aligned(len, 2 * k1M);
+    auto *w = m.get<uint64_t>();
+    pattern(w, words, 5);
+    const uint64_t expect = sum(w, words);
+    auto s0 = dev.stats();
+
+    dev.set_policy(w, len, Memory::Device, true);
+    EXPECT_EQ(dev.stats().migrated_to_dev, s0.migrated_to_dev);  // sets, never moves
+    EXPECT_EQ(q.run(Command::sum64(w, len)), expect);
+    auto s1 = dev.stats();
+    EXPECT_EQ(s1.migrated_to_dev - s0.migrated_to_dev, pages);
+    EXPECT_EQ(s1.migrate_skipped, s0.migrate_skipped);
+    EXPECT_GE(s1.faults - s0.faults, 1u);
+    EXPECT_EQ(count_devmem_ptes(), static_cast<int>(pages));
+    EXPECT_NE(debugfs_ctx(dev, "policy").find(" device migrate-on-fault"), std::string::npos);
+    // already in device memory: a prefetch finds nothing to move
+    EXPECT_EQ(dev.migrate(w, len, Memory::Device).migrated, 0u);
+    // the device writes device memory; the CPU reads it back (migrate_to_ram)
+    q.run(Command::fill(w, 0x1234, len / 2));
+    std::vector<uint64_t> ref(words);
+    pattern(ref.data(), words, 5);
+    for (size_t i = 0; i < words; i++)
+        ASSERT_EQ(w[i], i < words / 2 ? 0x1234u : ref[i]) << i;
+}
+
+// Never-touched pages under the policy land directly in device memory.
+TEST_F(MigrateTest, PolicyFirstTouchOnDevice)
+{
+    const size_t len = 256 * kPage;
+    Mapping m = Mapping::aligned(len, 2 * k1M);
+    auto s0 = dev.stats();
+    dev.set_policy(m.get(), len, Memory::Device, true);
+    q.run(Command::fill(m.get(), 9, len));
+    EXPECT_EQ(dev.stats().migrated_to_dev - s0.migrated_to_dev, len / kPage);
+    EXPECT_EQ(count_devmem_ptes(), static_cast<int>(len / kPage));
+    for (size_t i = 0; i < len / 8; i++)
+        ASSERT_EQ(m.get<uint64_t>()[i], 9u) << i;
+}
+
+// Without migrate-on-fault (or after the policy is reset) faults mirror in
+// place; only the part of a range that has the policy migrates.
+TEST_F(MigrateTest, PolicyOffDoesNotMigrate)
+{
+    const size_t len = 512 * kPage, pages = len / kPage;
+    Mapping m = Mapping::aligned(len, 2 * k1M);
+    auto *w = m.get<uint64_t>();
+    pattern(w, len / 8, 6);
+    const uint64_t expect = sum(w, len / 8);
+    auto s0 = dev.stats();
+    dev.set_policy(w, len, Memory::Device, false);
+    EXPECT_EQ(q.run(Command::sum64(w, len)), expect);
+    EXPECT_EQ(dev.stats().migrated_to_dev, s0.migrated_to_dev);
+    EXPECT_EQ(count_devmem_ptes(), 0);
+
+    // policy on the second half only, then back to the default on a part of it
+    Mapping m2 = Mapping::aligned(len, 2 * k1M);
+    auto *w2 = m2.get<uint64_t>();
+    pattern(w2, len / 8, 7);
+    const uint64_t expect2 = sum(w2, len / 8);
+    dev.set_policy(w2 + len / 16, len / 2, Memory::Device, true);
+    dev.set_policy(w2 + len / 16, 16 * kPage, Memory::System, false);
+    std::string pol = debugfs_ctx(dev, "policy");
+    EXPECT_EQ(std::count(pol.begin(), pol.end(), '\n'), 2) << pol;  // m's and m2's
+    auto s1 = dev.stats();
+    EXPECT_EQ(q.run(Command::sum64(w2, len)), expect2);
+    EXPECT_EQ(dev.stats().migrated_to_dev - s1.migrated_to_dev, pages / 2 - 16);
+    EXPECT_EQ(count_devmem_ptes(), static_cast<int>(pages / 2 - 16));
+}
+
+// File-backed and shmem memory under the policy stays mirrored in system
+// memory, and the fault path counts it as skipped.
+TEST_F(MigrateTest, PolicyFileStaysInSystem)
+{
+    const size_t len = 32 * kPage;
+    char path[] = "/var/tmp/hmmdev-policy-XXXXXX";
+    int ffd = mkstemp(path);
+    if (ffd < 0) {
+        strcpy(path, "/tmp/hmmdev-policy-XXXXXX");
+        ffd = mkstemp(path);
+    }
+    ASSERT_GE(ffd, 0);
+    unlink(path);
+    ASSERT_EQ(ftruncate(ffd, len), 0);
+    Mapping file(len, PROT_READ | PROT_WRITE, MAP_SHARED, ffd);
+    memset(file.get(), 0x21, len);
+    auto s0 = dev.stats();
+    dev.set_policy(file.get(), len, Memory::Device, true);
+    q.run(Command::fill(file.get(), 0x5555555555555555ull, len));
+    auto s1 = dev.stats();
+    EXPECT_EQ(s1.migrated_to_dev, s0.migrated_to_dev);
+    EXPECT_GE(s1.migrate_skipped - s0.migrate_skipped, len / kPage);
+    EXPECT_EQ(count_devmem_ptes(), 0);
+    for (size_t i = 0; i < len; i++)
+        ASSERT_EQ(file.get()[i], 0x55) << i;
+    close(ffd);
+}
+
+TEST_F(MigrateTest, PolicyBadArguments)
+{
+    Mapping m(4 * kPage);
+    auto call = [&](auto edit) {
+        hmmdev_policy a{};
+        a.size = sizeof(a);
+        a.addr = reinterpret_cast<uint64_t>(m.get());
+        a.len = 4 * kPage;
+        a.preferred_location = HMMDEV_MEM_DEVICE;
+        a.migrate_on_fault = 1;
+        edit(a);
+        return raw_ioctl(dev.fd(), HMMDEV_IOC_SET_POLICY, &a);
+    };
+    EXPECT_EQ(call([](hmmdev_policy &) {}), 0);
+    EXPECT_EQ(call([](hmmdev_policy &a) { a.addr += 1; }), EINVAL);
+    EXPECT_EQ(call([](hmmdev_policy &a) { a.len = 100; }), EINVAL);
+    EXPECT_EQ(call([](hmmdev_policy &a) { a.len = 0; }), EINVAL);
+    EXPECT_EQ(call([](hmmdev_policy &a) { a.preferred_location = 2; }), EINVAL);
+    EXPECT_EQ(call([](hmmdev_policy &a) { a.migrate_on_fault = 2; }), EINVAL);
+    EXPECT_EQ(call([](hmmdev_policy &a) { a.flags = 1; }), EINVAL);
+    EXPECT_EQ(call([](hmmdev_policy &a) { a.size = 8; }), EINVAL);
+    EXPECT_EQ(call([](hmmdev_policy &a) { a.size = 4097; }), EINVAL);
+    // the VA limit: ending at 2^48 is fine, beyond it or starting there is not
+    EXPECT_EQ(call([](hmmdev_policy &a) { a.addr = (1ull << 48) - 4 * kPage; }), 0);
+    EXPECT_EQ(call([](hmmdev_policy &a) { a.addr = 1ull << 48; }), EINVAL);
+    EXPECT_EQ(call([](hmmdev_policy &a) { a.addr = (1ull << 48) - kPage; }), EINVAL);
+    EXPECT_EQ(call([](hmmdev_policy &a) { a.addr = ~0ull << 12; }), EINVAL);
+    // a larger struct with a non-zero tail
+    struct {
+        hmmdev_policy p;
+        uint64_t tail;
+    } big{};
+    big.p.size = sizeof(big);
+    big.p.addr = reinterpret_cast<uint64_t>(m.get());
+    big.p.len = kPage;
+    big.tail = 1;
+    EXPECT_EQ(raw_ioctl(dev.fd(), HMMDEV_IOC_SET_POLICY, &big), E2BIG);
+    big.tail = 0;
+    EXPECT_EQ(raw_ioctl(dev.fd(), HMMDEV_IOC_SET_POLICY, &big), 0);
+    EXPECT_EQ(big.p.size, sizeof(hmmdev_policy));
+    // the migrate ioctl at the same limit
+    hmmdev_migrate mg{};
+    mg.size = sizeof(mg);
+    mg.addr = (1ull << 48) - kPage;
+    mg.len = 2 * kPage;
+    mg.target = HMMDEV_MEM_DEVICE;
+    EXPECT_EQ(raw_ioctl(dev.fd(), HMMDEV_IOC_MIGRATE, &mg), EINVAL);
+    mg.len = kPage;
+    EXPECT_EQ(raw_ioctl(dev.fd(), HMMDEV_IOC_MIGRATE, &mg), EFAULT);  // nothing mapped there
+}
+
+// Migrate-on-fault over more than device memory: the fault worker evicts
+// (LRU) to make room; every page is right afterwards.
+TEST_F(MigrateTest, PolicyBeyondDeviceMemory)
+{
+    const size_t devmem = dev.info().devmem_size;
+    if (devmem > 128 * k1M)
+        GTEST_SKIP() << "needs a device with <= 128 MiB (devmem-size)";
+    const size_t len = devmem / 2 * 3, words = len / 8;
+    Mapping m = Mapping::aligned(len, 2 * k1M);
+    auto *w = m.get<uint64_t>();
+    pattern(w, words, 8);
+    auto d0 = dev.stats(Scope::Device);
+    auto s0 = dev.stats();
+    dev.set_policy(w, len, Memory::Device, true);
+    const size_t chunk = 2 * k1M;
+    for (size_t off = 0; off < len; off += chunk)
+        ASSERT_EQ(q.run(Command::sum64(w + off / 8, chunk)), sum(w + off / 8, chunk / 8)) << off;
+    auto s1 = dev.stats();
+    EXPECT_GE(s1.migrated_to_dev - s0.migrated_to_dev, devmem / kPage);
+    EXPECT_GT(dev.stats(Scope::Device).evictions, d0.evictions);
+    std::vector<uint64_t> ref(words);
+    pattern(ref.data(), words, 8);
     for (size_t i = 0; i < words; i++)
         ASSERT_EQ(w[i], ref[i]) << i;
 }

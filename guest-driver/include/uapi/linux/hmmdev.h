@@ -30,7 +30,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define HMMDEV_UAPI_VERSION     3
+#define HMMDEV_UAPI_VERSION     4
 
 #define HMMDEV_IOC_MAGIC        'h'
 
@@ -235,12 +235,41 @@ enum hmmdev_stats_scope {
  * @cmd_errors: commands that completed with an error
  * @migrated_to_dev: pages migrated to device memory
  * @migrated_to_sys: pages migrated to system memory (context scope: by
- *	HMMDEV_IOC_MIGRATE only; device scope: also CPU faults, evictions and
- *	teardown)
+ *	HMMDEV_IOC_MIGRATE and migrate-on-fault only; device scope: also CPU
+ *	faults, evictions and teardown)
  * @evictions: device pages evicted to system memory to make room (device
  *	scope only)
  * @migrate_skipped: pages a migration request could not move
  *	(hmmdev_migrate.skipped summed)
+ *
+ * v4, stage times: cumulative nanoseconds spent in each stage, so a
+ * benchmark reads them before and after a run and divides by the counts
+ * above (docs/driver.md, "Performance counters"):
+ * @ns_hmm_range_fault: hmm_range_fault() calls of device faults (with the
+ *	mmap_lock taken around them)
+ * @ns_dma_map: DMA-mapping the pages a device fault found
+ * @ns_pte_write: writing device PTEs (page-table lock held, with the TLB
+ *	invalidation a permission upgrade needs)
+ * @ns_irq_to_work: fault interrupt -> fault worker running (one per
+ *	@fault_batches round of the worker; device scope only)
+ * @ns_irq_to_replay: fault interrupt -> REPLAY/CANCEL written, summed over
+ *	the fault records (divide by @replays + @cancels)
+ * @ns_migrate_alloc: allocating device pages for a migration to the device
+ *	(with the evictions that makes)
+ * @ns_migrate_setup: migrate_vma_setup()
+ * @ns_migrate_invalidate: clearing the device PTEs of pages migrating to
+ *	the device and invalidating the TLB
+ * @ns_migrate_copy: the copy step of a migration: allocating and
+ *	DMA-mapping system pages, the SG_COPY, unmapping
+ * @ns_migrate_pages: migrate_vma_pages()
+ * @ns_migrate_finalize: migrate_vma_finalize()
+ * @ns_sg_copy: SG_COPY doorbell -> DONE, every copy the driver makes
+ *	(migrations, CPU faults, eviction, teardown; device scope only)
+ * @sg_copies: SG_COPY commands (device scope only)
+ * @ns_mirror_fault: the whole mirroring of a fault group: the three
+ *	stages above, plus reserving page tables, mmget/mmput and retries
+ * The @ns_migrate_* fields cover HMMDEV_IOC_MIGRATE (and migrate-on-fault),
+ * not CPU-fault migration, eviction or teardown.
  *
  * All counters are out (must be 0 on input) and monotonic.
  */
@@ -263,6 +292,21 @@ struct hmmdev_stats {
 	__u64 migrated_to_sys;
 	__u64 evictions;
 	__u64 migrate_skipped;
+	/* v4 */
+	__u64 ns_hmm_range_fault;
+	__u64 ns_dma_map;
+	__u64 ns_pte_write;
+	__u64 ns_irq_to_work;
+	__u64 ns_irq_to_replay;
+	__u64 ns_migrate_alloc;
+	__u64 ns_migrate_setup;
+	__u64 ns_migrate_invalidate;
+	__u64 ns_migrate_copy;
+	__u64 ns_migrate_pages;
+	__u64 ns_migrate_finalize;
+	__u64 ns_sg_copy;
+	__u64 sg_copies;
+	__u64 ns_mirror_fault;
 };
 
 /* struct hmmdev_migrate.target */
@@ -306,11 +350,49 @@ struct hmmdev_migrate {
 	__u64 skipped;
 };
 
+/**
+ * struct hmmdev_policy - HMMDEV_IOC_SET_POLICY (v4): placement of a range
+ * @size: in: sizeof(struct hmmdev_policy)
+ * @flags: in: must be 0
+ * @addr: in: first VA, page aligned
+ * @len: in: bytes, a non-zero multiple of the page size; the range must end
+ *	at or below HMMDEV_VA_LIMIT
+ * @preferred_location: in: enum hmmdev_mem
+ * @migrate_on_fault: in: 1: a device fault in the range first migrates the
+ *	faulting pages to @preferred_location (best effort), then mirrors them;
+ *	0: device faults mirror pages where they are
+ *
+ * The policy belongs to the context and to the VA range, not to the
+ * mapping: it outlives munmap() and applies to whatever is mapped there
+ * later.  A new policy replaces the old one on its range (ranges are split
+ * as needed); system memory without migrate-on-fault is the default and
+ * setting it removes the range's policy.  A context holds at most
+ * HMMDEV_POLICY_MAX_RANGES ranges (-ENOSPC beyond).  Migrate-on-fault to
+ * the device moves the pages the faulting command needs (its operand, up to
+ * the 2 MiB block of the fault) and counts them in migrated_to_dev /
+ * migrate_skipped; memory that cannot migrate (file-backed, shmem,
+ * hugetlb, DAX) stays mirrored in system memory.  Pages never touched
+ * before land directly in device memory.  The policy never moves pages by
+ * itself: HMMDEV_IOC_MIGRATE prefetches.
+ * Errors: -EINVAL (alignment, range, flags, values), -ENOSPC, -ENOMEM.
+ */
+struct hmmdev_policy {
+	__u32 size;
+	__u32 flags;
+	__u64 addr;
+	__u64 len;
+	__u32 preferred_location;
+	__u32 migrate_on_fault;
+};
+
+#define HMMDEV_POLICY_MAX_RANGES        1024
+
 #define HMMDEV_IOC_GET_INFO     _IOWR(HMMDEV_IOC_MAGIC, 0x00, struct hmmdev_info)
 #define HMMDEV_IOC_QUEUE_CREATE _IOWR(HMMDEV_IOC_MAGIC, 0x01, struct hmmdev_queue_create)
 #define HMMDEV_IOC_SUBMIT       _IOWR(HMMDEV_IOC_MAGIC, 0x02, struct hmmdev_submit)
 #define HMMDEV_IOC_WAIT         _IOWR(HMMDEV_IOC_MAGIC, 0x03, struct hmmdev_wait)
 #define HMMDEV_IOC_STATS        _IOWR(HMMDEV_IOC_MAGIC, 0x04, struct hmmdev_stats)
 #define HMMDEV_IOC_MIGRATE      _IOWR(HMMDEV_IOC_MAGIC, 0x05, struct hmmdev_migrate)
+#define HMMDEV_IOC_SET_POLICY   _IOWR(HMMDEV_IOC_MAGIC, 0x06, struct hmmdev_policy)
 
 #endif /* _UAPI_LINUX_HMMDEV_H */
