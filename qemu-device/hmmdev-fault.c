@@ -83,13 +83,14 @@ bool hmmdev_fq_has_work_locked(HmmdevState *s)
            hmmdev_fq_next_unposted_locked(s);
 }
 
-/* A record write failed: the ring is unusable, cancel who waits on it. */
-static void hmmdev_fq_fail_locked(HmmdevState *s)
+/*
+ * The ring can no longer take records: queues whose record never reached it
+ * cannot be replayed, so the device cancels them itself.
+ */
+static void hmmdev_fq_cancel_unposted_locked(HmmdevState *s)
 {
     int i;
 
-    s->fq.enabled = false;
-    s->fq.error = true;
     for (i = 0; i < HMMDEV_NUM_QUEUES; i++) {
         HmmdevQueue *q = &s->queues[i];
 
@@ -100,6 +101,14 @@ static void hmmdev_fq_fail_locked(HmmdevState *s)
         }
     }
     hmmdev_kick_locked(s);
+}
+
+/* A record write failed: the ring is unusable, cancel who waits on it. */
+static void hmmdev_fq_fail_locked(HmmdevState *s)
+{
+    s->fq.enabled = false;
+    s->fq.error = true;
+    hmmdev_fq_cancel_unposted_locked(s);
 }
 
 /* Copy waiting records into the ring while it has room.  Worker, busy. */
@@ -244,20 +253,8 @@ static void hmmdev_fq_enable_locked(HmmdevState *s)
 
 static void hmmdev_fq_disable_locked(HmmdevState *s)
 {
-    int i;
-
     s->fq.enabled = false;
-    /* Records that never reached the ring can no longer be replayed. */
-    for (i = 0; i < HMMDEV_NUM_QUEUES; i++) {
-        HmmdevQueue *q = &s->queues[i];
-
-        if (q->fault_unposted && q->state == HMMDEV_Q_STALLED &&
-            !q->fault_action) {
-            q->fault_action = HMMDEV_QFAULT_CANCEL;
-            HMMDEV_STAT_INC(s, cancels);
-        }
-    }
-    hmmdev_kick_locked(s);
+    hmmdev_fq_cancel_unposted_locked(s);
     trace_hmmdev_fq_disable();
 }
 
