@@ -2,9 +2,15 @@
 /*
  * hmmdev driver: device memory, migration and eviction.
  *
- * The whole device memory (DEVMEM_SIZE) is registered as
- * MEMORY_DEVICE_PRIVATE pages over a free physical range: device page n is
- * device-memory offset n * PAGE_SIZE.  Free pages sit on a list linked
+ * The whole device memory (DEVMEM_SIZE) is registered as ZONE_DEVICE pages,
+ * in one of two modes chosen per device at load time (module parameter
+ * coherent=, bit n for the n-th hmmdev function in PCI bus order):
+ *  - MEMORY_DEVICE_PRIVATE (default) over a free physical range that the CPU
+ *    cannot access: a CPU fault migrates the page back (migrate_to_ram);
+ *  - MEMORY_DEVICE_COHERENT over BAR 4, where the CPU reads and writes the
+ *    device memory directly; pages leave only by explicit migration,
+ *    eviction, or when the kernel migrates them for a long-term pin.
+ * Either way device page n is device-memory offset n * PAGE_SIZE.  Free pages sit on a list linked
  * through page->zone_device_data; per page, dpage[] records the context that
  * migrated it in and the device leaf that maps it (for the accessed bit).
  *
@@ -49,6 +55,11 @@
 #define HMMDEV_FAULT_MIGRATE_PAGES	16	/* window of a CPU fault */
 #define HMMDEV_TEARDOWN_TIMEOUT_MS	30000
 
+static unsigned long coherent;
+module_param(coherent, ulong, 0444);
+MODULE_PARM_DESC(coherent,
+		 "bit n set: the n-th hmmdev function (PCI bus order) registers its memory as MEMORY_DEVICE_COHERENT over BAR 4 instead of MEMORY_DEVICE_PRIVATE");
+
 static struct hmmdev *page_to_hd(struct page *page)
 {
 	return container_of(page->pgmap, struct hmmdev, dmem.pgmap);
@@ -68,7 +79,8 @@ static unsigned long dpage_index(struct hmmdev_dmem *dm, struct page *page)
  */
 bool hmmdev_dmem_is_ours(struct hmmdev *hd, struct page *page)
 {
-	return is_device_private_page(page) && page->pgmap == &hd->dmem.pgmap;
+	return (is_device_private_page(page) || is_device_coherent_page(page)) &&
+	       page->pgmap == &hd->dmem.pgmap;
 }
 
 /**
@@ -520,7 +532,9 @@ static int dmem_migrate_chunk(struct hmmdev_ctx *ctx, struct vm_area_struct *vma
 		.dst = dst,
 		/* owner = context: the notifier leaves this context's PTEs to us */
 		.pgmap_owner = to_dev ? (void *)ctx : (void *)hd,
-		.flags = to_dev ? MIGRATE_VMA_SELECT_SYSTEM : MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
+		.flags = to_dev ? MIGRATE_VMA_SELECT_SYSTEM :
+			 hd->dmem.coherent ? MIGRATE_VMA_SELECT_DEVICE_COHERENT :
+			 MIGRATE_VMA_SELECT_DEVICE_PRIVATE,
 	};
 	u64 t0;
 	int ret;
@@ -615,6 +629,76 @@ int hmmdev_dmem_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
 	kvfree(dst);
 	kvfree(pool);
 	return ret;
+}
+
+/**
+ * hmmdev_dmem_migrate_vma() - migrate part of one VMA, whatever its kind
+ * @ctx: the context whose process owns @vma
+ * @vma: the VMA; the caller holds mmap_read_lock() of its mm
+ * @start: first VA, page aligned, inside @vma
+ * @end: VA after the last, page aligned, at most @vma->vm_end
+ * @to_dev: to device memory, else to system memory
+ * @migrated: out: pages moved
+ *
+ * Unlike hmmdev_dmem_migrate() the VMA is not filtered first: what
+ * migrate_vma_setup() refuses (hugetlb, VM_SPECIAL, DAX) is its error, and
+ * pages it cannot move stay where they are.  This is test_hmm's contract,
+ * which the dmirror personality (hmmdev_dmirror.c) keeps.
+ *
+ * Return: 0, migrate_vma_setup()'s error, -ENODEV (device going away),
+ * -EOPNOTSUPP (no device memory), -ENOMEM.
+ */
+int hmmdev_dmem_migrate_vma(struct hmmdev_ctx *ctx, struct vm_area_struct *vma,
+			    u64 start, u64 end, bool to_dev, u64 *migrated)
+{
+	struct hmmdev_dmem *dm = &ctx->hd->dmem;
+	unsigned long *src, *dst;
+	struct page **pool;
+	u64 addr, next, skipped = 0;
+	int ret = -ENOMEM;
+
+	*migrated = 0;
+	if (!dm->enabled)
+		return -EOPNOTSUPP;
+	src = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*src), GFP_KERNEL);
+	dst = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dst), GFP_KERNEL);
+	pool = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*pool), GFP_KERNEL);
+	if (!src || !dst || !pool)
+		goto out;
+	down_read(&dm->users);
+	ret = 0;
+	if (dm->stopping || ctx->detached)
+		ret = -ENODEV;
+	for (addr = start; addr < end && !ret; addr = next) {
+		next = min_t(u64, end, addr + HMMDEV_MIGRATE_PAGES * PAGE_SIZE);
+		ret = dmem_migrate_chunk(ctx, vma, addr, next, to_dev, src, dst, pool,
+					 migrated, &skipped);
+	}
+	up_read(&dm->users);
+	hmmdev_count(ctx, to_dev ? HMMDEV_STAT_MIGRATED_TO_DEV : HMMDEV_STAT_MIGRATED_TO_SYS,
+		     *migrated);
+	hmmdev_count(ctx, HMMDEV_STAT_MIGRATE_SKIPPED, skipped);
+out:
+	kvfree(src);
+	kvfree(dst);
+	kvfree(pool);
+	return ret;
+}
+
+/**
+ * hmmdev_dmem_evict_all() - move every device page back to system memory
+ * @hd: the device
+ *
+ * Best effort: pages pinned or busy right now stay.  test_hmm's RELEASE.
+ */
+void hmmdev_dmem_evict_all(struct hmmdev *hd)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+
+	down_read(&dm->users);
+	if (dm->enabled && !dm->stopping)
+		dmem_evict_matching(hd, NULL);
+	up_read(&dm->users);
 }
 
 /**
@@ -743,6 +827,69 @@ static const struct dev_pagemap_ops hmmdev_dmem_ops = {
 	.migrate_to_ram = hmmdev_dmem_migrate_to_ram,
 };
 
+/* The CPU maps coherent pages directly: it never faults on them. */
+static const struct dev_pagemap_ops hmmdev_dmem_coherent_ops = {
+	.page_free = hmmdev_dmem_page_free,
+};
+
+/* This function's index among the hmmdev functions, in PCI bus order. */
+static unsigned int dmem_pci_rank(struct pci_dev *pdev)
+{
+	struct pci_dev *other = NULL;
+	unsigned int rank = 0;
+
+	while ((other = pci_get_device(pdev->vendor, pdev->device, other))) {
+		if (pci_domain_nr(other->bus) < pci_domain_nr(pdev->bus) ||
+		    (pci_domain_nr(other->bus) == pci_domain_nr(pdev->bus) &&
+		     PCI_DEVID(other->bus->number, other->devfn) <
+		     PCI_DEVID(pdev->bus->number, pdev->devfn)))
+			rank++;
+	}
+	return rank;
+}
+
+/* Claim the physical range the pages will cover: free space, or BAR 4. */
+static int dmem_claim_range(struct hmmdev *hd)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+	struct pci_dev *pdev = hd->pdev;
+	resource_size_t start;
+	int ret;
+
+	if (!dm->coherent) {
+		dm->res = request_free_mem_region(&iomem_resource, hd->devmem_size,
+						  "hmmdev-devmem");
+		if (IS_ERR(dm->res))
+			return PTR_ERR(dm->res);
+		dm->pgmap.range.start = dm->res->start;
+		dm->pgmap.range.end = dm->res->end;
+		return 0;
+	}
+	if (!(pci_resource_flags(pdev, HMMDEV_BAR_DEVMEM) & IORESOURCE_MEM) ||
+	    pci_resource_len(pdev, HMMDEV_BAR_DEVMEM) < hd->devmem_size) {
+		dev_err(&pdev->dev, "coherent mode needs BAR %d to expose all device memory (devmem-bar=on)\n",
+			HMMDEV_BAR_DEVMEM);
+		return -ENXIO;
+	}
+	ret = pci_request_region(pdev, HMMDEV_BAR_DEVMEM, "hmmdev-coherent");
+	if (ret)
+		return ret;
+	start = pci_resource_start(pdev, HMMDEV_BAR_DEVMEM);
+	dm->pgmap.range.start = start;
+	dm->pgmap.range.end = start + hd->devmem_size - 1;
+	return 0;
+}
+
+static void dmem_release_range(struct hmmdev *hd)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+
+	if (dm->coherent)
+		pci_release_region(hd->pdev, HMMDEV_BAR_DEVMEM);
+	else
+		release_mem_region(dm->res->start, resource_size(dm->res));
+}
+
 /**
  * hmmdev_dmem_ctx_gone() - a context is being destroyed
  * @ctx: the context
@@ -848,6 +995,8 @@ int hmmdev_dmem_init(struct hmmdev *hd)
 	init_rwsem(&dm->users);
 	mutex_init(&dm->evict_lock);
 	mutex_init(&dm->copy_lock);
+	hd->pci_rank = dmem_pci_rank(hd->pdev);
+	dm->coherent = hd->pci_rank < BITS_PER_LONG && (coherent & BIT(hd->pci_rank));
 	if (!hd->devmem_size || hd->num_queues < 2)
 		return 0;
 	dm->npages = hd->devmem_size >> PAGE_SHIFT;
@@ -868,24 +1017,20 @@ int hmmdev_dmem_init(struct hmmdev *hd)
 	if (ret)
 		goto err;
 
-	dm->res = request_free_mem_region(&iomem_resource, hd->devmem_size, "hmmdev-devmem");
-	if (IS_ERR(dm->res)) {
-		ret = PTR_ERR(dm->res);
+	ret = dmem_claim_range(hd);
+	if (ret)
 		goto err;
-	}
-	dm->pgmap.type = MEMORY_DEVICE_PRIVATE;
-	dm->pgmap.range.start = dm->res->start;
-	dm->pgmap.range.end = dm->res->end;
+	dm->pgmap.type = dm->coherent ? MEMORY_DEVICE_COHERENT : MEMORY_DEVICE_PRIVATE;
 	dm->pgmap.nr_range = 1;
-	dm->pgmap.ops = &hmmdev_dmem_ops;
+	dm->pgmap.ops = dm->coherent ? &hmmdev_dmem_coherent_ops : &hmmdev_dmem_ops;
 	dm->pgmap.owner = hd;
 	addr = memremap_pages(&dm->pgmap, dev_to_node(dev));
 	if (IS_ERR(addr)) {
 		ret = PTR_ERR(addr);
-		release_mem_region(dm->res->start, resource_size(dm->res));
+		dmem_release_range(hd);
 		goto err;
 	}
-	dm->pfn_first = dm->res->start >> PAGE_SHIFT;
+	dm->pfn_first = dm->pgmap.range.start >> PAGE_SHIFT;
 	for (i = dm->npages; i--; ) {
 		struct page *page = pfn_to_page(dm->pfn_first + i);
 
@@ -895,12 +1040,14 @@ int hmmdev_dmem_init(struct hmmdev *hd)
 	dm->nfree = dm->npages;
 	hd->num_queues--;	/* the last one is ours */
 	dm->enabled = true;
-	dev_info(dev, "%llu MiB device memory as device-private pages at %pR\n",
-		 hd->devmem_size >> 20, dm->res);
+	dev_info(dev, "%llu MiB device memory as device-%s pages at [mem %#010llx-%#010llx]\n",
+		 hd->devmem_size >> 20, dm->coherent ? "coherent" : "private",
+		 dm->pgmap.range.start, dm->pgmap.range.end);
+	hmmdev_dmirror_attach(hd);
 	return 0;
 
 err:
-	dev_warn(dev, "no device-private memory: %d\n", ret);
+	dev_warn(dev, "no device memory pages: %d\n", ret);
 	dmem_free_resources(hd);
 	return 0;
 }
@@ -921,6 +1068,7 @@ void hmmdev_dmem_fini(struct hmmdev *hd)
 
 	if (!dm->enabled)
 		return;
+	hmmdev_dmirror_detach(hd);
 	down_write(&dm->users);
 	spin_lock(&dm->lock);
 	dm->stopping = true;
@@ -935,7 +1083,7 @@ void hmmdev_dmem_fini(struct hmmdev *hd)
 		msleep(20);
 	}
 	memunmap_pages(&dm->pgmap);
-	release_mem_region(dm->res->start, resource_size(dm->res));
+	dmem_release_range(hd);
 	dm->enabled = false;
 	dmem_free_resources(hd);
 }

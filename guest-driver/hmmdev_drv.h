@@ -36,6 +36,9 @@
 #define HMMDEV_KQ_TIMEOUT_US	10000000 /* one SG_COPY command */
 #define HMMDEV_MIGRATE_PAGES	512	/* pages per migrate_vma call / SG_COPY */
 
+/* PTE bits the device ignores (HMMDEV_PTE_SW_MASK) that the driver uses */
+#define HMMDEV_PTE_SW_EXCLUSIVE	(1ull << 52)	/* mapped by make_device_exclusive_range() */
+
 /* Counters kept per device and per context; the order is struct hmmdev_stats'. */
 enum hmmdev_stat {
 	HMMDEV_STAT_FAULTS,
@@ -124,6 +127,12 @@ struct hmmdev_queue {
 
 	struct mutex submit_lock;	/* serializes submitters */
 	wait_queue_head_t wq;		/* woken on completion */
+	/*
+	 * 0, or the end of the caller's whole request: a device fault then
+	 * resolves everything from the faulting page up to here in one round
+	 * (test_hmm's semantics, hmmdev_dmirror.c) instead of its 2 MiB block.
+	 */
+	u64 fault_until;
 };
 
 /* One open of /dev/hmmdevN: an address space mirrored on the device. */
@@ -197,6 +206,7 @@ struct hmmdev_dmem {
 	/* protects the above */
 	void *zero;			/* a zeroed page: source for new pages */
 	dma_addr_t zero_dma;
+	bool coherent;			/* MEMORY_DEVICE_COHERENT over BAR 4 */
 	bool enabled;			/* registered and usable */
 };
 
@@ -205,6 +215,7 @@ struct hmmdev {
 	struct pci_dev *pdev;
 	void __iomem *regs;		/* BAR0 */
 	int minor;
+	unsigned int pci_rank;		/* among hmmdev functions, in bus order */
 	struct cdev cdev;
 	struct device *dev;		/* /sys/class/hmmdev/hmmdevN */
 	u32 hw_version;
@@ -357,6 +368,15 @@ int hmmdev_dmem_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
 			u64 *migrated, u64 *skipped);
 void hmmdev_dmem_fault_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev);
 void hmmdev_dmem_ctx_gone(struct hmmdev_ctx *ctx);
+int hmmdev_dmem_migrate_vma(struct hmmdev_ctx *ctx, struct vm_area_struct *vma,
+			    u64 start, u64 end, bool to_dev, u64 *migrated);
+void hmmdev_dmem_evict_all(struct hmmdev *hd);
+
+/* hmmdev_dmirror.c */
+int hmmdev_dmirror_init(void);
+void hmmdev_dmirror_exit(void);
+void hmmdev_dmirror_attach(struct hmmdev *hd);
+void hmmdev_dmirror_detach(struct hmmdev *hd);
 
 /* hmmdev_policy.c */
 void hmmdev_policy_init(struct hmmdev_ctx *ctx);

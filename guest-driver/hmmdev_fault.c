@@ -6,7 +6,8 @@
  * drains the ring in batches of up to HMMDEV_FAULT_BATCH records; a batch is
  * sorted by context and address and cut into groups of records whose 2 MiB
  * windows touch, and each group is resolved with one hmm_range_fault() call
- * (hmmdev_mirror_fault()).  Every record's stalled queue then gets REPLAY,
+ * (hmmdev_mirror_fault()).  A queue with fault_until set (the test_hmm
+ * personality) gets the whole rest of its request resolved instead.  Every record's stalled queue then gets REPLAY,
  * or CANCEL with the errno saved for the submitter.  Writing FQ_HEAD
  * afterwards re-arms the interrupt.
  *
@@ -64,15 +65,19 @@ static int hmmdev_fault_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* Resolve faults f[0..n): one window, one context. */
+/*
+ * Resolve faults f[0..n): one window, one context.  A window longer than
+ * HMMDEV_FAULT_MAX_PAGES (queue->fault_until) is mirrored in pieces, still
+ * one round.
+ */
 static int hmmdev_fault_group(struct hmmdev *hd, struct hmmdev_fault *f,
 			      unsigned int n, u64 start, u64 end)
 {
-	unsigned long npages = (end - start) >> PAGE_SHIFT, i;
 	unsigned long *req = hd->fault_req;
+	unsigned long i, first, last;
 	unsigned int k;
-	u64 done = start;
-	int ret;
+	u64 done = start, cs, ce;
+	int ret = 0;
 
 	/* placement policy: migrate-on-fault before mirroring (f[] is sorted) */
 	for (k = 0; k < n; k++) {
@@ -80,18 +85,24 @@ static int hmmdev_fault_group(struct hmmdev *hd, struct hmmdev_fault *f,
 			hmmdev_policy_fault(f[0].ctx, max(f[k].req_start, done), f[k].req_end);
 		done = max(done, f[k].req_end);
 	}
-	memset(req, 0, npages * sizeof(*req));
-	for (k = 0; k < n; k++) {
-		unsigned long flags = HMM_PFN_REQ_FAULT;
-
-		if (f[k].access != HMMDEV_ACCESS_READ)
-			flags |= HMM_PFN_REQ_WRITE;
-		for (i = (f[k].req_start - start) >> PAGE_SHIFT;
-		     i < (f[k].req_end - start) >> PAGE_SHIFT; i++)
-			req[i] |= flags;
-	}
 	hmmdev_count(f[0].ctx, HMMDEV_STAT_FAULT_GROUPS, 1);
-	ret = hmmdev_mirror_fault(f[0].ctx, start, end, req, hd->fault_pfns, hd->fault_dma);
+	for (cs = start; cs < end && !ret; cs = ce) {
+		ce = min_t(u64, end, cs + HMMDEV_FAULT_MAX_PAGES * PAGE_SIZE);
+		memset(req, 0, ((ce - cs) >> PAGE_SHIFT) * sizeof(*req));
+		for (k = 0; k < n; k++) {
+			unsigned long flags = HMM_PFN_REQ_FAULT;
+
+			if (f[k].req_end <= cs || f[k].req_start >= ce)
+				continue;
+			if (f[k].access != HMMDEV_ACCESS_READ)
+				flags |= HMM_PFN_REQ_WRITE;
+			first = (max(f[k].req_start, cs) - cs) >> PAGE_SHIFT;
+			last = (min(f[k].req_end, ce) - cs) >> PAGE_SHIFT;
+			for (i = first; i < last; i++)
+				req[i] |= flags;
+		}
+		ret = hmmdev_mirror_fault(f[0].ctx, cs, ce, req, hd->fault_pfns, hd->fault_dma);
+	}
 	trace_hmmdev_fault_group(f[0].ctx->asid, start, end, n, ret);
 	return ret;
 }
@@ -130,7 +141,7 @@ static void hmmdev_fault_batch(struct hmmdev *hd, const struct HmmdevFaultRecord
 	for (i = 0; i < nrec; i++) {
 		const struct HmmdevFaultRecord *r = &recs[i];
 		struct hmmdev_queue *q;
-		u64 os, oe;
+		u64 os, oe, until;
 
 		if (r->queue >= hd->num_queues || r->cmd_index >= HMMDEV_QUEUE_MAX_ENTRIES)
 			continue;
@@ -147,12 +158,21 @@ static void hmmdev_fault_batch(struct hmmdev *hd, const struct HmmdevFaultRecord
 			.ctx = q->ctx, .q = q, .va = r->va, .access = r->access,
 			.cmd_index = r->cmd_index,
 		};
-		f[n].win_start = ALIGN_DOWN(r->va, HMMDEV_FAULT_WINDOW);
-		f[n].win_end = min_t(u64, f[n].win_start + HMMDEV_FAULT_WINDOW, HMMDEV_VA_LIMIT);
-		hmmdev_fault_operand(&q->slot_cmd[r->cmd_index], r->va, &os, &oe);
 		f[n].req_start = ALIGN_DOWN(r->va, PAGE_SIZE);
-		f[n].req_end = min_t(u64, f[n].win_end, max_t(u64, PAGE_ALIGN(oe),
-							   f[n].req_start + PAGE_SIZE));
+		until = READ_ONCE(q->fault_until);
+		if (until > r->va) {
+			/* the rest of the caller's request, in one round */
+			f[n].win_start = f[n].req_start;
+			f[n].win_end = min_t(u64, PAGE_ALIGN(until), HMMDEV_VA_LIMIT);
+			f[n].req_end = f[n].win_end;
+		} else {
+			f[n].win_start = ALIGN_DOWN(r->va, HMMDEV_FAULT_WINDOW);
+			f[n].win_end = min_t(u64, f[n].win_start + HMMDEV_FAULT_WINDOW,
+					     HMMDEV_VA_LIMIT);
+			hmmdev_fault_operand(&q->slot_cmd[r->cmd_index], r->va, &os, &oe);
+			f[n].req_end = min_t(u64, f[n].win_end,
+					     max_t(u64, PAGE_ALIGN(oe), f[n].req_start + PAGE_SIZE));
+		}
 		hmmdev_count(q->ctx, HMMDEV_STAT_FAULTS, 1);
 		n++;
 	}

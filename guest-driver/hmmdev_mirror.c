@@ -24,6 +24,14 @@ static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
 	struct hmmdev_ctx *ctx = container_of(mni, struct hmmdev_ctx, notifier);
 	unsigned long pages;
 
+	/*
+	 * make_device_exclusive_range() on behalf of this context: the CPU PTE
+	 * becomes a device-exclusive entry for the very page the device maps,
+	 * so there is nothing to undo, and the caller's sequence check must
+	 * not see its own request (nouveau_svm does the same).
+	 */
+	if (range->event == MMU_NOTIFY_EXCLUSIVE && range->owner == ctx)
+		return true;
 	if (mmu_notifier_range_blockable(range))
 		mutex_lock(&ctx->lock);
 	else if (!mutex_trylock(&ctx->lock))
@@ -80,8 +88,11 @@ static unsigned int hmmdev_mirror_unit(struct hmmdev *hd, const unsigned long *p
 	if (!(pfns[i] & HMM_PFN_VALID) || (pfns[i] & HMM_PFN_ERROR))
 		return 0;
 	page = hmm_pfn_to_page(pfns[i]);
-	if (is_zone_device_page(page))
-		return hmmdev_dmem_is_ours(hd, page) ? 1 : 0;	/* a DEVMEM leaf */
+	if (hmmdev_dmem_is_ours(hd, page))
+		return 1;			/* a DEVMEM leaf */
+	/* another device's coherent memory is reached by DMA, peer to peer */
+	if (is_zone_device_page(page) && !is_device_coherent_page(page))
+		return 0;
 	return hmmdev_mirror_huge(pfns, i, npages, va) ? HUGE_PAGES : 1;
 }
 
@@ -177,8 +188,8 @@ again:
 			continue;
 		}
 		page = hmm_pfn_to_page(pfns[i]);
-		if (is_zone_device_page(page)) {
-			i++;		/* device memory: no DMA mapping */
+		if (hmmdev_dmem_is_ours(ctx->hd, page)) {
+			i++;		/* our device memory: no DMA mapping */
 			continue;
 		}
 		if (hmmdev_pt_lookup(&ctx->pt, va, &order, &pte) != page ||

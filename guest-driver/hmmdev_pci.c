@@ -298,15 +298,25 @@ static int __init hmmdev_init(void)
 		return ret;
 	hmmdev_debugfs_init();
 	ret = pci_register_driver(&hmmdev_pci_driver);
-	if (ret) {
-		hmmdev_debugfs_exit();
-		hmmdev_chardev_exit();
-	}
+	if (ret)
+		goto err_chardev;
+	/* test_hmm's nodes, when asked for (dmirror=1) */
+	ret = hmmdev_dmirror_init();
+	if (ret)
+		goto err_pci;
+	return 0;
+
+err_pci:
+	pci_unregister_driver(&hmmdev_pci_driver);
+err_chardev:
+	hmmdev_debugfs_exit();
+	hmmdev_chardev_exit();
 	return ret;
 }
 
 static void __exit hmmdev_exit(void)
 {
+	hmmdev_dmirror_exit();
 	pci_unregister_driver(&hmmdev_pci_driver);
 	hmmdev_debugfs_exit();
 	hmmdev_chardev_exit();

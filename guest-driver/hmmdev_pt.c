@@ -22,7 +22,7 @@
 #define PT_LEVEL_SHIFT(l)	(HMMDEV_PAGE_SHIFT + 9 * ((l) - 1))
 #define PT_LEVEL_SIZE(l)	(1ULL << PT_LEVEL_SHIFT(l))
 #define PT_IDX(va, l)		(((va) >> PT_LEVEL_SHIFT(l)) & (HMMDEV_PT_ENTRIES - 1))
-#define PT_PERM_MASK		(HMMDEV_PTE_WRITE | HMMDEV_PTE_ATOMIC)
+#define PT_PERM_MASK		(HMMDEV_PTE_WRITE | HMMDEV_PTE_ATOMIC | HMMDEV_PTE_SW_EXCLUSIVE)
 
 static struct hmmdev_pt_table *pt_table_alloc(struct hmmdev *hd)
 {
