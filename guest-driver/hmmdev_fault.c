@@ -186,7 +186,12 @@ static void hmmdev_fault_batch(struct hmmdev *hd, const struct HmmdevFaultRecord
 		     max(end, f[j].win_end) - start <= HMMDEV_FAULT_MAX_PAGES * PAGE_SIZE; j++)
 			end = max(end, f[j].win_end);
 		ret = hmmdev_fault_group(hd, &f[i], j - i, start, end);
-		if (ret && ret != -ENODEV) {
+		/*
+		 * A window that is the rest of the caller's request fails as a
+		 * whole, as test_hmm's does; otherwise one bad page must not fail
+		 * its neighbours' commands.
+		 */
+		if (ret && ret != -ENODEV && !READ_ONCE(f[i].q->fault_until)) {
 			/* one bad page fails the window: find whose it is */
 			for (k = i; k < j; k++) {
 				struct hmmdev_fault one = f[k];

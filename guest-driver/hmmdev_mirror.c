@@ -113,6 +113,48 @@ static void hmmdev_mirror_unmap_all(struct hmmdev *hd, const unsigned long *pfns
 	}
 }
 
+#define POPULATE_PAGES	64	/* pages per hmm_range_fault() of a populate pass */
+
+/*
+ * Fault in the requested pages of [start, end) in small pieces, without
+ * mapping anything.  hmm_range_fault() restarts whenever the range is
+ * invalidated, and faulting pages in (copy-on-write of the zero page, for
+ * one) invalidates them one by one: over a large window every restart
+ * walks it all again, which is quadratic.  After this pass the window is
+ * walked once.
+ */
+static int hmmdev_mirror_populate(struct hmmdev_ctx *ctx, u64 start, u64 end,
+				  const unsigned long *req, unsigned long *pfns)
+{
+	unsigned long timeout;
+	struct hmm_range range = {
+		.notifier = &ctx->notifier,
+		.pfn_flags_mask = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE,
+		.dev_private_owner = ctx->hd,
+	};
+	unsigned long off, n;
+	int ret = 0;
+
+	for (off = 0; start + off * PAGE_SIZE < end && !ret; off += n) {
+		n = min_t(unsigned long, POPULATE_PAGES, ((end - start) >> PAGE_SHIFT) - off);
+		range.start = start + off * PAGE_SIZE;
+		range.end = range.start + n * PAGE_SIZE;
+		range.hmm_pfns = pfns + off;
+		/* each piece gets the time test_hmm gives its 64 pages */
+		timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+		do {
+			if (time_after(jiffies, timeout))
+				return -EBUSY;
+			memcpy(range.hmm_pfns, req + off, n * sizeof(*pfns));
+			range.notifier_seq = mmu_interval_read_begin(&ctx->notifier);
+			mmap_read_lock(ctx->mm);
+			ret = hmm_range_fault(&range);
+			mmap_read_unlock(ctx->mm);
+		} while (ret == -EBUSY);
+	}
+	return ret;
+}
+
 /**
  * hmmdev_mirror_fault() - mirror a VA range into the device page tables
  * @ctx: the context
@@ -148,7 +190,7 @@ int hmmdev_mirror_fault(struct hmmdev_ctx *ctx, u64 start, u64 end,
 		.dev_private_owner = ctx->hd,
 	};
 	unsigned long faulted = 0, huge = 0;
-	bool need_inv;
+	bool need_inv, populated = false;
 	u64 t0, t_start = ktime_get_ns();
 	int ret;
 
@@ -169,6 +211,14 @@ again:
 	mmap_read_lock(mm);
 	ret = hmm_range_fault(&range);
 	mmap_read_unlock(mm);
+	if (ret == -EBUSY && !populated && npages > POPULATE_PAGES) {
+		populated = true;
+		ret = hmmdev_mirror_populate(ctx, start, end, req, pfns);
+		if (!ret) {
+			ret = -EBUSY;	/* now the whole window, once */
+			timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
+		}
+	}
 	hmmdev_count_ns(ctx, HMMDEV_STAT_NS_HMM_RANGE_FAULT, t0);
 	if (ret == -EBUSY)
 		goto again;

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""The test_hmm uAPI on test_hmm.ko and on our device, in one VM run (a report, not a test).
+
+Boots one guest with four hmmdev functions and memmap= reserved RAM, then runs
+the guest program hmm-dmirror-bench (guest-userspace/bench/dmirror_bench.cpp)
+on the same buffer sizes against:
+
+  test_hmm.ko   the kernel's software device: the guest CPU mirrors, copies
+                and migrates (coherent "device memory" is reserved RAM);
+  hmmdev.ko     dmirror=1 coherent=0xc: the emulated device faults through
+                its page tables and fault ring, its copy engine moves the data.
+
+for device-private memory (/dev/hmm_dmirror0) and device-coherent memory
+(/dev/hmm_dmirror2).  Operations: read (faulting), read of mirrored pages,
+write, migrate to device and back, CPU access after migration.  Writes
+<out>/dmirror-vs-test_hmm.{json,md}: MB/s of both and the ratio, plus our
+driver's stage times (sysfs stats) and the device's counters for each run.
+
+    make bench
+    HMMDEV_QEMU_BUILD=... HMMDEV_KERNEL_BUILD=... HMMDEV_INITRD=... \\
+        bench/dmirror_vs_test_hmm.py --out build/bench [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "images"))
+
+OPS = ("read", "read_mirrored", "write", "migrate_to_dev", "migrate_to_sys", "cpu_fault_back")
+NODES = {"private": 0, "coherent": 2}
+STAGES = ("ns_hmm_range_fault", "ns_dma_map", "ns_pte_write", "ns_irq_to_work",
+          "ns_irq_to_replay", "ns_migrate_alloc", "ns_migrate_setup", "ns_migrate_copy",
+          "ns_migrate_pages", "ns_migrate_finalize", "ns_sg_copy")
+COUNTERS = ("fault-records", "cmd-copy", "cmd-sg-copy", "bytes-sys-to-sys",
+            "bytes-sys-to-dev", "bytes-dev-to-sys")
+TEST_HMM = "insmod /lib/modules/test_hmm.ko spm_addr_dev0=0x100000000 spm_addr_dev1=0x110000000"
+
+
+def need(var: str) -> Path:
+    v = os.environ.get(var)
+    if not v:
+        sys.exit(f"{var} is not set: run this with `make bench`")
+    return Path(v)
+
+
+def run_node(vm, node: int, mib: int, reps: int) -> dict:
+    rc, out = vm.run(f"hmm-dmirror-bench {node} {mib} {reps}", timeout=1200)
+    if rc:
+        raise RuntimeError(f"hmm-dmirror-bench {node} failed ({rc}):\n{out[-3000:]}")
+    return json.loads([ln for ln in out.splitlines() if ln.startswith("{")][-1])
+
+
+def sysfs_stats(vm, dev: int) -> dict:
+    out = vm.check(f"cd /sys/class/hmmdev/hmmdev{dev}/stats && for f in {' '.join(STAGES)}; "
+                   "do echo $f $(cat $f); done")
+    return {k: int(v) for k, v in (ln.split() for ln in out.strip().splitlines())}
+
+
+def qstats(vm, dev: int) -> dict:
+    return {k: vm.qmp("qom-get", path=f"/machine/peripheral/hmmdev{dev}", property=f"stat-{k}")
+            for k in COUNTERS}
+
+
+def markdown(res: dict) -> str:
+    lines = [f"# The test_hmm uAPI: test_hmm.ko vs hmmdev ({res['mib']} MiB buffers, "
+             f"median of {res['reps']})", "",
+             "MB/s (1e6 bytes/s); ratio = hmmdev / test_hmm (> 1: the device is faster).", ""]
+    for kind in NODES:
+        lines += [f"## {kind} memory (/dev/hmm_dmirror{NODES[kind]})", "",
+                  "| operation | test_hmm.ko | hmmdev | ratio |", "|---|---|---|---|"]
+        for op in OPS:
+            a = res["test_hmm"][kind][op]["mbps"]
+            b = res["hmmdev"][kind][op]["mbps"]
+            lines.append(f"| {op} | {a:.0f} | {b:.0f} | {b / a:.2f} |")
+        st = res["hmmdev_stages_ms"][kind]
+        lines += ["", "Where hmmdev's time went over the whole run (driver stage times, ms): " +
+                  ", ".join(f"{k[3:]} {v:.1f}" for k, v in st.items() if v), "",
+                  "Device counters: " + ", ".join(f"{k} {v}" for k, v in
+                                                  res["hmmdev_device"][kind].items()), ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=ROOT / "build/bench")
+    ap.add_argument("--quick", action="store_true", help="4 MiB, one repetition (a smoke run)")
+    ap.add_argument("--mib", type=int, default=16)
+    ap.add_argument("--reps", type=int, default=3)
+    args = ap.parse_args()
+    mib, reps = (4, 1) if args.quick else (args.mib, args.reps)
+
+    from vm import Vm, VmConfig
+    qb, kb = need("HMMDEV_QEMU_BUILD"), need("HMMDEV_KERNEL_BUILD")
+    args.out.mkdir(parents=True, exist_ok=True)
+    cfg = VmConfig(qemu=str(qb / "qemu-system-x86_64"), qemu_python=str(qb.parent / "src/python"),
+                   kernel=str(kb / "arch/x86/boot/bzImage"), initrd=str(need("HMMDEV_INITRD")),
+                   share=str(ROOT), log_dir=str(args.out / "vm-log-dmirror"), devices=4,
+                   mem="3G", append="memmap=512M$0x100000000 hmmdev.noload=1")
+    res = {"mib": mib, "reps": reps, "test_hmm": {}, "hmmdev": {}, "hmmdev_stages_ms": {},
+           "hmmdev_device": {}}
+    with Vm(cfg) as vm:
+        vm.check(TEST_HMM)
+        for kind, node in NODES.items():
+            res["test_hmm"][kind] = run_node(vm, node, mib, reps)
+        vm.check("rmmod test_hmm && insmod /lib/modules/hmmdev.ko dmirror=1 coherent=0xc")
+        for kind, node in NODES.items():
+            dev = node      # dmirror0 is hmmdev0 (private), dmirror2 is hmmdev2 (coherent)
+            s0, q0 = sysfs_stats(vm, dev), qstats(vm, dev)
+            res["hmmdev"][kind] = run_node(vm, node, mib, reps)
+            s1, q1 = sysfs_stats(vm, dev), qstats(vm, dev)
+            res["hmmdev_stages_ms"][kind] = {k: (s1[k] - s0[k]) / 1e6 for k in STAGES}
+            res["hmmdev_device"][kind] = {k: q1[k] - q0[k] for k in COUNTERS}
+    res["ratio"] = {kind: {op: round(res["hmmdev"][kind][op]["mbps"] /
+                                     res["test_hmm"][kind][op]["mbps"], 3) for op in OPS}
+                    for kind in NODES}
+    md = markdown(res)
+    (args.out / "dmirror-vs-test_hmm.json").write_text(json.dumps(res, indent=1) + "\n")
+    (args.out / "dmirror-vs-test_hmm.md").write_text(md + "\n")
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
