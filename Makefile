@@ -95,11 +95,13 @@ fuzz: qemu-asan
 	@HMMDEV_RANDOM_SECONDS=$(FUZZ_SECONDS) $(FUZZ_RUN)
 
 # Reports, not tests: copy-engine throughput against host memcpy
-# (build/bench/copy-engine.{json,md}), and our driver against the kernel's
-# test_hmm in one VM run (build/bench/driver-vs-test_hmm.{json,md}).
+# (build/bench/copy-engine.{json,md}), our driver against the kernel's
+# test_hmm in one VM run (build/bench/driver-vs-test_hmm.{json,md}), and the
+# test_hmm uAPI on test_hmm.ko and on our device (dmirror-vs-test_hmm.{json,md}).
 bench: all
 	@$(QEMU_ENV) $(PY) bench/copy_engine.py --out $(BUILD)/bench
 	@$(TEST_ENV) $(PY) bench/driver_vs_test_hmm.py --out $(BUILD)/bench
+	@$(TEST_ENV) $(PY) bench/dmirror_vs_test_hmm.py --out $(BUILD)/bench
 
 test-device: qemu
 	@$(QEMU_ENV) $(PY) -m pytest -v -rfEs tests/device $(PYTEST_ARGS)
