@@ -45,6 +45,7 @@
 #include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/scatterlist.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -233,6 +234,37 @@ static void sg_set(struct HmmdevSgEntry *e, u64 src, u64 dst, u32 flags)
 }
 
 /*
+ * DMA-map the system pages of one copy with one scatter-gather mapping: one
+ * IOVA range and one IOTLB flush per copy instead of one per page, which is
+ * what an IOMMU charges for.  @out gets each page's DMA address, in order.
+ */
+static int dmem_map_sg(struct device *dev, struct sg_table *sgt, struct page **pages,
+		       unsigned int n, enum dma_data_direction dir, dma_addr_t *out)
+{
+	struct sg_dma_page_iter it;
+	unsigned int i = 0;
+	int ret;
+
+	ret = sg_alloc_table_from_pages(sgt, pages, n, 0, (size_t)n << PAGE_SHIFT, GFP_KERNEL);
+	if (ret)
+		return ret;
+	ret = dma_map_sgtable(dev, sgt, dir, 0);
+	if (ret) {
+		sg_free_table(sgt);
+		return ret;
+	}
+	for_each_sgtable_dma_page(sgt, &it, 0)
+		out[i++] = sg_page_iter_dma_address(&it);
+	return 0;
+}
+
+static void dmem_unmap_sg(struct device *dev, struct sg_table *sgt, enum dma_data_direction dir)
+{
+	dma_unmap_sgtable(dev, sgt, dir, 0);
+	sg_free_table(sgt);
+}
+
+/*
  * Device -> system for the entries of @src selected for migration: allocate
  * system pages (for @vma at @start, or anywhere without a VMA), copy with
  * one SG_COPY, fill @dst.  Return: 0, -ENOMEM (a page could not be
@@ -244,14 +276,14 @@ static int dmem_copy_to_sys(struct hmmdev *hd, const unsigned long *src,
 {
 	struct hmmdev_dmem *dm = &hd->dmem;
 	struct device *dev = &hd->pdev->dev;
+	struct sg_table sgt;
 	unsigned long i;
-	unsigned int k = 0;
-	int ret = 0, err;
+	unsigned int k = 0, j;
+	int ret = 0, err = 0;
 
 	mutex_lock(&dm->copy_lock);
 	for (i = 0; i < n; i++) {
 		struct page *spage = migrate_pfn_to_page(src[i]), *dpage;
-		dma_addr_t dma;
 
 		dst[i] = 0;
 		if (!spage || !(src[i] & MIGRATE_PFN_MIGRATE))
@@ -266,21 +298,24 @@ static int dmem_copy_to_sys(struct hmmdev *hd, const unsigned long *src,
 			ret = -ENOMEM;
 			continue;
 		}
-		dma = dma_map_page(dev, dpage, 0, PAGE_SIZE, DMA_FROM_DEVICE);
-		if (dma_mapping_error(dev, dma)) {
-			__free_page(dpage);
-			ret = -ENOMEM;
-			continue;
-		}
 		lock_page(dpage);
-		sg_set(&dm->sg[k++], hmmdev_dmem_offset(hd, spage), dma, HMMDEV_SG_SRC_DEVMEM);
+		sg_set(&dm->sg[k], hmmdev_dmem_offset(hd, spage), 0, HMMDEV_SG_SRC_DEVMEM);
+		dm->sg_pages[k++] = dpage;
 		dst[i] = migrate_pfn(page_to_pfn(dpage));
 		if (src[i] & MIGRATE_PFN_WRITE)
 			dst[i] |= MIGRATE_PFN_WRITE;
 	}
-	err = k ? dmem_sg_copy(hd, k) : 0;
-	while (k--)
-		dma_unmap_page(dev, dm->sg[k].dst, PAGE_SIZE, DMA_FROM_DEVICE);
+	if (k) {
+		err = dmem_map_sg(dev, &sgt, dm->sg_pages, k, DMA_FROM_DEVICE, dm->sg_dma_pages);
+		if (!err) {
+			for (j = 0; j < k; j++)
+				dm->sg[j].dst = dm->sg_dma_pages[j];
+			err = dmem_sg_copy(hd, k);
+			dmem_unmap_sg(dev, &sgt, DMA_FROM_DEVICE);
+		} else {
+			err = -EIO;
+		}
+	}
 	if (err) {
 		for (i = 0; i < n; i++) {
 			struct page *dpage = migrate_pfn_to_page(dst[i]);
@@ -311,26 +346,32 @@ static unsigned long dmem_moved(const unsigned long *src, const unsigned long *d
 
 /*
  * Migrate device pages [first, first + n) back to system memory without a
- * VMA (eviction and teardown).  evict_lock held.  Return: pages moved.
+ * VMA (eviction and teardown).  evict_lock held (so no context in @owner
+ * can be freed: hmmdev_dmem_ctx_gone() takes it).  With @owner (the
+ * contexts the pages belong to, or NULL) each moved page counts as an
+ * eviction of its context.  Return: pages moved.
  */
 static unsigned long dmem_evict_run(struct hmmdev *hd, unsigned long first,
-				    unsigned long n)
+				    unsigned long n, struct hmmdev_ctx *const *owner)
 {
 	struct hmmdev_dmem *dm = &hd->dmem;
-	unsigned long *src = dm->ev_src, *dst = dm->ev_dst, moved;
+	unsigned long *src = dm->ev_src, *dst = dm->ev_dst, moved, i;
 
 	lockdep_assert_held(&dm->evict_lock);
 	migrate_device_range(src, dm->pfn_first + first, n);
 	dmem_copy_to_sys(hd, src, dst, n, NULL, 0);
 	migrate_device_pages(src, dst, n);
 	moved = dmem_moved(src, dst, n);
+	for (i = 0; owner && i < n; i++)
+		if (owner[i] && (src[i] & MIGRATE_PFN_MIGRATE) && dst[i])
+			atomic64_inc(&owner[i]->stats.v[HMMDEV_STAT_EVICTIONS]);
 	migrate_device_finalize(src, dst, n);
 	return moved;
 }
 
-/* Evict the sorted device pages idx[0..n) in contiguous runs. */
+/* Evict the sorted device pages idx[0..n) (of @owner[], or NULL) in contiguous runs. */
 static unsigned long dmem_evict_list(struct hmmdev *hd, const unsigned long *idx,
-				     unsigned long n)
+				     struct hmmdev_ctx *const *owner, unsigned long n)
 {
 	unsigned long i, j, moved = 0;
 
@@ -338,12 +379,27 @@ static unsigned long dmem_evict_list(struct hmmdev *hd, const unsigned long *idx
 		for (j = i + 1; j < n && idx[j] == idx[j - 1] + 1 &&
 		     j - i < HMMDEV_MIGRATE_PAGES; j++)
 			;
-		moved += dmem_evict_run(hd, idx[i], j - i);
+		moved += dmem_evict_run(hd, idx[i], j - i, owner ? owner + i : NULL);
 	}
 	return moved;
 }
 
-static int dmem_idx_cmp(const void *a, const void *b)
+/* Sort victims by index, keeping each one's owner alongside. */
+struct dmem_victim {
+	unsigned long *idx;
+	struct hmmdev_ctx **owner;
+};
+
+static void dmem_victim_swap(void *a, void *b, int size, const void *priv)
+{
+	const struct dmem_victim *v = priv;
+	unsigned long *x = a, *y = b, i = x - v->idx, j = y - v->idx;
+
+	swap(*x, *y);
+	swap(v->owner[i], v->owner[j]);
+}
+
+static int dmem_idx_cmp(const void *a, const void *b, const void *priv)
 {
 	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
 
@@ -358,6 +414,7 @@ static unsigned long dmem_evict_lru(struct hmmdev *hd, unsigned long want)
 {
 	struct hmmdev_dmem *dm = &hd->dmem;
 	unsigned long *idx = dm->ev_idx, n = 0, scanned, cleared = 0, moved;
+	struct dmem_victim victims;
 
 	want = min_t(unsigned long, want, HMMDEV_MIGRATE_PAGES);
 	mutex_lock(&dm->evict_lock);
@@ -388,6 +445,7 @@ static unsigned long dmem_evict_lru(struct hmmdev *hd, unsigned long want)
 				continue;
 			}
 		}
+		dm->ev_owner[n] = d->owner;
 		idx[n++] = i;
 	}
 	spin_unlock(&dm->lock);
@@ -395,8 +453,9 @@ static unsigned long dmem_evict_lru(struct hmmdev *hd, unsigned long want)
 	if (cleared)
 		hmmdev_invalidate(hd, HMMDEV_INV_ALL, 0, 0, 0);
 	/* the clock may have wrapped: runs need ascending indices */
-	sort(idx, n, sizeof(*idx), dmem_idx_cmp, NULL);
-	moved = dmem_evict_list(hd, idx, n);
+	victims = (struct dmem_victim) { .idx = idx, .owner = dm->ev_owner };
+	sort_r(idx, n, sizeof(*idx), dmem_idx_cmp, dmem_victim_swap, &victims);
+	moved = dmem_evict_list(hd, idx, dm->ev_owner, n);
 	mutex_unlock(&dm->evict_lock);
 	if (moved) {
 		atomic64_add(moved, &hd->stats.v[HMMDEV_STAT_EVICTIONS]);
@@ -423,7 +482,7 @@ static unsigned long dmem_evict_matching(struct hmmdev *hd, struct hmmdev_ctx *o
 			if (dm->dpage[i].used && (!owner || dm->dpage[i].owner == owner))
 				idx[n++] = i;
 		spin_unlock(&dm->lock);
-		moved += dmem_evict_list(hd, idx, n);
+		moved += dmem_evict_list(hd, idx, NULL, n);
 		left += n;
 	}
 	mutex_unlock(&dm->evict_lock);
@@ -463,37 +522,44 @@ static int dmem_copy_to_dev(struct hmmdev *hd, struct migrate_vma *args,
 	struct hmmdev_dmem *dm = &hd->dmem;
 	struct device *dev = &hd->pdev->dev;
 	unsigned long i, n = (args->end - args->start) >> PAGE_SHIFT;
-	unsigned int k = 0;
-	int ret;
+	unsigned int k = 0, m = 0, j;
+	struct sg_table sgt;
+	int ret = 0;
 
 	mutex_lock(&dm->copy_lock);
 	for (i = 0; i < n; i++) {
 		struct page *spage = migrate_pfn_to_page(args->src[i]), *dpage;
-		dma_addr_t dma = dm->zero_dma;
 
 		args->dst[i] = 0;
 		if (!(args->src[i] & MIGRATE_PFN_MIGRATE) || !*npool)
 			continue;
 		if (spage && is_zone_device_page(spage))
 			continue;
-		if (spage) {
-			/* a page never written is the zero page (spage NULL) */
-			dma = dma_map_page(dev, spage, 0, PAGE_SIZE, DMA_TO_DEVICE);
-			if (dma_mapping_error(dev, dma))
-				continue;
-		}
 		dpage = pool[--*npool];
 		zone_device_page_init(dpage);
-		sg_set(&dm->sg[k++], dma, hmmdev_dmem_offset(hd, dpage), HMMDEV_SG_DST_DEVMEM);
+		/* a page never written is the zero page (spage NULL) */
+		sg_set(&dm->sg[k], dm->zero_dma, hmmdev_dmem_offset(hd, dpage),
+		       HMMDEV_SG_DST_DEVMEM);
+		if (spage) {
+			dm->sg_pages[m] = spage;
+			dm->sg_slot[m++] = k;
+		}
+		k++;
 		args->dst[i] = migrate_pfn(page_to_pfn(dpage));
 		if ((args->src[i] & MIGRATE_PFN_WRITE) ||
 		    (!spage && (args->vma->vm_flags & VM_WRITE)))
 			args->dst[i] |= MIGRATE_PFN_WRITE;
 	}
-	ret = k ? dmem_sg_copy(hd, k) : 0;
-	while (k--)
-		if (dm->sg[k].src != dm->zero_dma)
-			dma_unmap_page(dev, dm->sg[k].src, PAGE_SIZE, DMA_TO_DEVICE);
+	if (m && dmem_map_sg(dev, &sgt, dm->sg_pages, m, DMA_TO_DEVICE, dm->sg_dma_pages)) {
+		ret = -EIO;
+		m = 0;		/* nothing mapped */
+	}
+	for (j = 0; j < m; j++)
+		dm->sg[dm->sg_slot[j]].src = dm->sg_dma_pages[j];
+	if (k && !ret)
+		ret = dmem_sg_copy(hd, k);
+	if (m)
+		dmem_unmap_sg(dev, &sgt, DMA_TO_DEVICE);
 	if (ret) {
 		for (i = 0; i < n; i++) {
 			struct page *dpage = migrate_pfn_to_page(args->dst[i]);
@@ -939,12 +1005,20 @@ static void dmem_free_resources(struct hmmdev *hd)
 	kvfree(dm->ev_src);
 	kvfree(dm->ev_dst);
 	kvfree(dm->ev_idx);
+	kvfree(dm->ev_owner);
+	dm->ev_owner = NULL;
 	dm->ev_src = NULL;
 	dm->ev_dst = NULL;
 	dm->ev_idx = NULL;
 	kvfree(dm->fm_src);
 	kvfree(dm->fm_dst);
 	kvfree(dm->fm_pool);
+	kvfree(dm->sg_pages);
+	kvfree(dm->sg_dma_pages);
+	kvfree(dm->sg_slot);
+	dm->sg_pages = NULL;
+	dm->sg_dma_pages = NULL;
+	dm->sg_slot = NULL;
 	dm->fm_src = NULL;
 	dm->fm_dst = NULL;
 	dm->fm_pool = NULL;
@@ -1004,14 +1078,20 @@ int hmmdev_dmem_init(struct hmmdev *hd)
 	dm->ev_src = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->ev_src), GFP_KERNEL);
 	dm->ev_dst = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->ev_dst), GFP_KERNEL);
 	dm->ev_idx = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->ev_idx), GFP_KERNEL);
+	dm->ev_owner = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->ev_owner), GFP_KERNEL);
 	dm->fm_src = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->fm_src), GFP_KERNEL);
 	dm->fm_dst = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->fm_dst), GFP_KERNEL);
 	dm->fm_pool = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->fm_pool), GFP_KERNEL);
 	dm->zero = dma_alloc_coherent(dev, PAGE_SIZE, &dm->zero_dma, GFP_KERNEL);
 	dm->sg = dma_alloc_coherent(dev, HMMDEV_MIGRATE_PAGES * HMMDEV_SG_ENTRY_SIZE,
 				    &dm->sg_dma, GFP_KERNEL);
-	if (!dm->dpage || !dm->ev_src || !dm->ev_dst || !dm->ev_idx || !dm->zero || !dm->sg ||
-	    !dm->fm_src || !dm->fm_dst || !dm->fm_pool)
+	dm->sg_pages = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->sg_pages), GFP_KERNEL);
+	dm->sg_dma_pages = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->sg_dma_pages), GFP_KERNEL);
+	dm->sg_slot = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dm->sg_slot), GFP_KERNEL);
+	if (!dm->dpage || !dm->ev_src || !dm->ev_dst || !dm->ev_idx || !dm->ev_owner ||
+	    !dm->zero || !dm->sg ||
+	    !dm->fm_src || !dm->fm_dst || !dm->fm_pool || !dm->sg_pages || !dm->sg_dma_pages ||
+	    !dm->sg_slot)
 		goto err;
 	ret = dmem_kq_init(hd);
 	if (ret)

@@ -190,6 +190,7 @@ struct hmmdev_dmem {
 	struct mutex evict_lock;	/* serializes evictions; protects ev_* */
 	unsigned long *ev_src, *ev_dst;	/* HMMDEV_MIGRATE_PAGES each */
 	unsigned long *ev_idx;		/* victims, HMMDEV_MIGRATE_PAGES */
+	struct hmmdev_ctx **ev_owner;	/* ... the context each belongs to */
 	/* migrate-on-fault scratch (the fault worker only), HMMDEV_MIGRATE_PAGES */
 	unsigned long *fm_src, *fm_dst;
 	struct page **fm_pool;
@@ -202,6 +203,9 @@ struct hmmdev_dmem {
 	unsigned int kq_tail;
 	bool kq_broken;			/* a command timed out */
 	struct HmmdevSgEntry *sg;	/* HMMDEV_MIGRATE_PAGES entries */
+	struct page **sg_pages;		/* system pages of one copy, ... */
+	dma_addr_t *sg_dma_pages;	/* ... their DMA addresses, ... */
+	unsigned int *sg_slot;		/* ... and their SG_COPY entries */
 	dma_addr_t sg_dma;
 	/* protects the above */
 	void *zero;			/* a zeroed page: source for new pages */

@@ -352,6 +352,7 @@ TEST_F(MigrateTest, OversubscriptionKeepsHotSet)
     const uint64_t expect = sum(w, words);
     const uint64_t hot_sum = sum(w, hot / 8);
     auto d0 = dev.stats(Scope::Device);
+    auto c0 = dev.stats(Scope::Context);
 
     ASSERT_EQ(dev.migrate(w, hot, Memory::Device).migrated, hot / kPage);
     EXPECT_EQ(q.run(Command::sum64(w, hot)), hot_sum);
@@ -362,8 +363,11 @@ TEST_F(MigrateTest, OversubscriptionKeepsHotSet)
         ASSERT_EQ(q.run(Command::sum64(w, hot)), hot_sum) << off;
     }
     auto d1 = dev.stats(Scope::Device);
+    auto c1 = dev.stats(Scope::Context);
     EXPECT_EQ(moved, len / kPage);
     EXPECT_GE(d1.evictions - d0.evictions, (len - devmem) / kPage);
+    // every page evicted was this context's, and is counted against it
+    EXPECT_EQ(c1.evictions - c0.evictions, d1.evictions - d0.evictions);
     // the device reads everything, wherever it is
     EXPECT_EQ(q.run(Command::sum64(w, len)), expect);
     // the hot set was never evicted: all of it is still in device memory
