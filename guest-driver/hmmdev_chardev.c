@@ -290,6 +290,8 @@ int hmmdev_chardev_add(struct hmmdev *hd)
 		return hd->minor;
 	cdev_init(&hd->cdev, &hmmdev_fops);
 	hd->cdev.owner = THIS_MODULE;
+	/* open files keep struct hmmdev until their cdev_put() (hmmdev_pci.c) */
+	cdev_set_parent(&hd->cdev, &hd->cdev_parent);
 	ret = cdev_add(&hd->cdev, MKDEV(MAJOR(hmmdev_devt), hd->minor), 1);
 	if (ret)
 		goto err_ida;

@@ -270,6 +270,7 @@ struct hmmdev {
 	struct hmmdev_dmem dmem;
 
 	struct kref ref;		/* contexts keep the struct alive */
+	struct kobject cdev_parent;	/* @cdev's parent: holds a @ref (hmmdev_pci.c) */
 	struct dentry *debugfs;
 	struct hmmdev_counters stats;
 };

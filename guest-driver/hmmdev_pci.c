@@ -102,6 +102,23 @@ void hmmdev_put(struct hmmdev *hd)
 	kref_put(&hd->ref, hmmdev_free);
 }
 
+/*
+ * The cdev is embedded in struct hmmdev, and __fput() puts an open file's
+ * cdev *after* ->release(), which may drop the last context and with it the
+ * last reference to the structure (a file closed after the device was
+ * removed).  So the cdev's parent kobject (cdev_set_parent() in
+ * hmmdev_chardev_add()) holds a reference: the structure goes only after
+ * the cdev's last user.
+ */
+static void hmmdev_cdev_parent_release(struct kobject *kobj)
+{
+	hmmdev_put(container_of(kobj, struct hmmdev, cdev_parent));
+}
+
+static const struct kobj_type hmmdev_cdev_parent_ktype = {
+	.release = hmmdev_cdev_parent_release,
+};
+
 static void hmmdev_free_queue_irqs(struct hmmdev *hd, unsigned int n)
 {
 	while (n--)
@@ -157,6 +174,8 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (!hd)
 		return -ENOMEM;
 	kref_init(&hd->ref);
+	kref_get(&hd->ref);		/* dropped by the cdev parent's release */
+	kobject_init(&hd->cdev_parent, &hmmdev_cdev_parent_ktype);
 	hd->pdev = pdev;
 	init_completion(&hd->irq_test_done);
 	INIT_WORK(&hd->fatal_work, hmmdev_fatal_work);
@@ -255,6 +274,7 @@ err_irq:
 err_vectors:
 	pci_free_irq_vectors(pdev);
 err_put:
+	kobject_put(&hd->cdev_parent);
 	hmmdev_put(hd);
 	return ret;
 }
@@ -273,6 +293,7 @@ static void hmmdev_remove(struct pci_dev *pdev)
 	free_irq(pci_irq_vector(pdev, HMMDEV_MSIX_VEC_TEST), hd);
 	cancel_work_sync(&hd->fatal_work);
 	pci_free_irq_vectors(pdev);
+	kobject_put(&hd->cdev_parent);	/* the cdev may keep it: open files */
 	hmmdev_put(hd);
 }
 
