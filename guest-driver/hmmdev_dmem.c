@@ -40,6 +40,7 @@
  */
 #include <linux/dma-mapping.h>
 #include <linux/delay.h>
+#include <linux/highmem.h>
 #include <linux/iopoll.h>
 #include <linux/memremap.h>
 #include <linux/migrate.h>
@@ -305,7 +306,11 @@ static int dmem_copy_to_sys(struct hmmdev *hd, const unsigned long *src,
 		if (src[i] & MIGRATE_PFN_WRITE)
 			dst[i] |= MIGRATE_PFN_WRITE;
 	}
-	if (k) {
+	if (k && READ_ONCE(dm->lost)) {
+		/* nothing to copy from: the owners got SIGBUS (hmmdev_dmem_lost()) */
+		for (j = 0; j < k; j++)
+			clear_highpage(dm->sg_pages[j]);
+	} else if (k) {
 		err = dmem_map_sg(dev, &sgt, dm->sg_pages, k, DMA_FROM_DEVICE, dm->sg_dma_pages);
 		if (!err) {
 			for (j = 0; j < k; j++)
@@ -735,6 +740,8 @@ int hmmdev_dmem_migrate_vma(struct hmmdev_ctx *ctx, struct vm_area_struct *vma,
 	ret = 0;
 	if (dm->stopping || ctx->detached)
 		ret = -ENODEV;
+	else if (READ_ONCE(ctx->hd->failed))
+		ret = -EIO;
 	for (addr = start; addr < end && !ret; addr = next) {
 		next = min_t(u64, end, addr + HMMDEV_MIGRATE_PAGES * PAGE_SIZE);
 		ret = dmem_migrate_chunk(ctx, vma, addr, next, to_dev, src, dst, pool,
@@ -765,6 +772,57 @@ void hmmdev_dmem_evict_all(struct hmmdev *hd)
 	if (dm->enabled && !dm->stopping)
 		dmem_evict_matching(hd, NULL);
 	up_read(&dm->users);
+}
+
+#define LOST_MAX_PIDS	64
+
+/**
+ * hmmdev_dmem_lost() - a fatal error took the contents of device memory
+ * @hd: the device; hd->failed is set, nothing can be copied any more
+ *
+ * The policy (docs/driver.md, "Fatal device errors"), the way
+ * memory_failure() treats poisoned RAM with early kill: every process that
+ * owns pages in device memory gets SIGBUS now; a CPU access to such a page
+ * (migrate_to_ram) gets SIGBUS too; eviction and teardown give the pages
+ * back as zeroed system pages without the device, so unbind never waits on
+ * a dead copy engine.
+ */
+void hmmdev_dmem_lost(struct hmmdev *hd)
+{
+	struct hmmdev_dmem *dm = &hd->dmem;
+	pid_t pids[LOST_MAX_PIDS];
+	unsigned int npids = 0, k;
+	unsigned long i, pages = 0;
+
+	if (!dm->enabled)
+		return;
+	spin_lock(&dm->lock);
+	WRITE_ONCE(dm->lost, true);
+	for (i = 0; dm->dpage && i < dm->npages; i++) {
+		struct hmmdev_ctx *owner = dm->dpage[i].owner;
+
+		if (!dm->dpage[i].used)
+			continue;
+		pages++;
+		/* an owner is alive while it is recorded: ctx_gone() clears it first */
+		for (k = 0; owner && k < npids && pids[k] != owner->tgid; k++)
+			;
+		if (owner && k == npids && npids < LOST_MAX_PIDS)
+			pids[npids++] = owner->tgid;
+	}
+	spin_unlock(&dm->lock);
+	if (!pages)
+		return;
+	dev_err(&hd->pdev->dev, "device memory lost: %lu pages of %u processes; sending SIGBUS\n",
+		pages, npids);
+	for (k = 0; k < npids; k++) {
+		struct pid *pid = find_get_pid(pids[k]);
+
+		if (pid) {
+			kill_pid(pid, SIGBUS, 1);
+			put_pid(pid);
+		}
+	}
 }
 
 /**
@@ -805,6 +863,10 @@ static int dmem_migrate_range(struct hmmdev_ctx *ctx, u64 start, u64 end, bool t
 	down_read(&dm->users);
 	if (dm->stopping || ctx->detached) {
 		ret = -ENODEV;
+		goto out_unlock;
+	}
+	if (READ_ONCE(hd->failed)) {
+		ret = -EIO;
 		goto out_unlock;
 	}
 	if (!mmget_not_zero(mm)) {
@@ -866,6 +928,8 @@ static vm_fault_t hmmdev_dmem_migrate_to_ram(struct vm_fault *vmf)
 	 * migrate_vma_setup(), and copy_lock is never held across anything
 	 * that faults.
 	 */
+	if (READ_ONCE(hd->dmem.lost))
+		return VM_FAULT_SIGBUS;		/* its contents are gone */
 	start = ALIGN_DOWN(vmf->address, HMMDEV_FAULT_MIGRATE_PAGES * PAGE_SIZE);
 	end = start + HMMDEV_FAULT_MIGRATE_PAGES * PAGE_SIZE;
 	args.start = max(start, vma->vm_start);

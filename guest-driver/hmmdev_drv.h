@@ -211,6 +211,7 @@ struct hmmdev_dmem {
 	void *zero;			/* a zeroed page: source for new pages */
 	dma_addr_t zero_dma;
 	bool coherent;			/* MEMORY_DEVICE_COHERENT over BAR 4 */
+	bool lost;			/* contents lost to a fatal error (dm->lock) */
 	bool enabled;			/* registered and usable */
 };
 
@@ -376,6 +377,7 @@ void hmmdev_dmem_ctx_gone(struct hmmdev_ctx *ctx);
 int hmmdev_dmem_migrate_vma(struct hmmdev_ctx *ctx, struct vm_area_struct *vma,
 			    u64 start, u64 end, bool to_dev, u64 *migrated);
 void hmmdev_dmem_evict_all(struct hmmdev *hd);
+void hmmdev_dmem_lost(struct hmmdev *hd);
 
 /* hmmdev_dmirror.c */
 int hmmdev_dmirror_init(void);

@@ -83,6 +83,7 @@ static void hmmdev_fatal_work(struct work_struct *work)
 
 	dev_err(&hd->pdev->dev, "device failed: queues stopped, contexts get -EIO until it is rebound\n");
 	hmmdev_ctx_fail_all(hd);
+	hmmdev_dmem_lost(hd);
 }
 
 static void hmmdev_free(struct kref *ref)

@@ -204,3 +204,32 @@ def test_fatal_device_error_fails_work_with_eio(make_vm):
     vm.check(f"echo {bdf} > /sys/bus/pci/drivers/hmmdev/bind")
     run_suite(vm, "QueueTest.CopyAnonymous:MigrateTest.ToDeviceAndBack")
     no_kernel_trouble(vm)
+
+
+def test_device_memory_lost_to_a_fatal_error_means_sigbus(make_vm):
+    """A fatal device error loses device memory (the device must be reset).
+    The process whose 8 MiB lived there gets SIGBUS, as memory_failure()
+    does for poisoned RAM; nothing waits on the dead copy engine: unbind
+    completes at once (pages come back zeroed, without the device), and a
+    rebound device works."""
+    vm = make_vm()
+    vm.check("(hmmdev migrate-hold 60 > /tmp/mh.out 2>&1; echo status=$? >> /tmp/mh.out) &")
+    wait_output(vm, "/tmp/mh.out", "migrated 2048", 60)
+    vm.qmp("qom-set", path=DEV, property="inject-fatal", value=True)
+    out = wait_output(vm, "/tmp/mh.out", "status=", 30)
+    assert "status=135" in out, out          # 128 + SIGBUS
+    assert "data:" not in out, out           # it never read zeros
+    dmesg = vm.check("dmesg")
+    assert re.search(r"device memory lost: 2048 pages of 1 processes; sending SIGBUS", dmesg), \
+        dmesg[-2000:]
+    # a later migration request is refused, not attempted
+    rc, out = vm.run("hmmdev migrate-hold 0 2>&1")
+    assert rc != 0 and "Input/output error" in out, out
+    bdf = vm.check("basename $(readlink /sys/class/hmmdev/hmmdev0/device)").strip()
+    t0 = time.monotonic()
+    vm.check(f"echo {bdf} > /sys/bus/pci/drivers/hmmdev/unbind", timeout=60)
+    assert time.monotonic() - t0 < 10
+    assert "cannot be migrated back" not in vm.check("dmesg")
+    vm.check(f"echo {bdf} > /sys/bus/pci/drivers/hmmdev/bind")
+    run_suite(vm, "MigrateTest.ToDeviceAndBack")
+    no_kernel_trouble(vm)
