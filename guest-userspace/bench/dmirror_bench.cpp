@@ -33,43 +33,17 @@
 #include <unistd.h>
 #include <vector>
 
-// lib/test_hmm_uapi.h (Linux 6.12), the part used here.  The header is not
-// installed with the kernel headers; the ioctl numbers encode the struct's
-// size, so a mismatch fails with ENOTTY rather than silently.
-namespace dmirror {
-struct cmd {
-    uint64_t addr, ptr, npages, cpages, faults;
-};
-static_assert(sizeof(cmd) == 40);
-constexpr unsigned long READ = _IOWR('H', 0x00, struct cmd);
-constexpr unsigned long WRITE = _IOWR('H', 0x01, struct cmd);
-constexpr unsigned long MIGRATE_TO_DEV = _IOWR('H', 0x02, struct cmd);
-constexpr unsigned long MIGRATE_TO_SYS = _IOWR('H', 0x03, struct cmd);
-} // namespace dmirror
+#include "bench_common.hpp"
+
+const char *const bench::program = "hmm-dmirror-bench";
 
 namespace {
 
+using bench::die;
+using bench::median;
+using bench::now_ns;
+
 constexpr size_t PAGE = 4096;
-
-[[noreturn]] void die(const std::string &what)
-{
-    fprintf(stderr, "hmm-dmirror-bench: %s: %s\n", what.c_str(), strerror(errno));
-    exit(1);
-}
-
-uint64_t now_ns()
-{
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000u + ts.tv_nsec;
-}
-
-double median(std::vector<double> v)
-{
-    std::sort(v.begin(), v.end());
-    size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 // One ioctl; the seconds it took.  EINTR is retried, as hmm-tests does.
 double timed(int fd, unsigned long req, void *addr, void *ptr, size_t npages, uint64_t want)

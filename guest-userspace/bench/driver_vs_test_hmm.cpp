@@ -35,51 +35,19 @@
 #include <unistd.h>
 #include <vector>
 
+#include "bench_common.hpp"
 #include "hmmdev.hpp"
 
-// The test_hmm uAPI, as in the kernel's lib/test_hmm_uapi.h (Linux 6.12):
-// struct hmm_dmirror_cmd and the ioctl numbers we use.  Defined here rather
-// than included because that header is not installed with the kernel
-// headers and the kernel tree is not known when meson configures; the ioctl
-// numbers encode the struct's size, so this is checked against the ABI.
-namespace dmirror {
-struct cmd {
-    __u64 addr;    // in: user address the device reads/writes
-    __u64 ptr;     // in: user address the data is copied to/from
-    __u64 npages;  // in
-    __u64 cpages;  // out: pages copied
-    __u64 faults;  // out: device page faults seen
-};
-static_assert(sizeof(cmd) == 40);
-constexpr unsigned long READ = _IOWR('H', 0x00, struct cmd);
-constexpr unsigned long MIGRATE_TO_DEV = _IOWR('H', 0x02, struct cmd);
-constexpr unsigned long MIGRATE_TO_SYS = _IOWR('H', 0x03, struct cmd);
-} // namespace dmirror
+const char *const bench::program = "hmmdev-bench";
 
 namespace {
 
+using bench::die;
+using bench::median;
+using bench::now_ns;
+
 constexpr size_t PAGE = 4096;
 constexpr size_t BLOCK = 2 << 20;
-
-[[noreturn]] void die(const std::string &what)
-{
-    fprintf(stderr, "hmmdev-bench: %s: %s\n", what.c_str(), strerror(errno));
-    exit(1);
-}
-
-uint64_t now_ns()
-{
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return uint64_t(ts.tv_sec) * 1000000000u + ts.tv_nsec;
-}
-
-double median(std::vector<double> v)
-{
-    std::sort(v.begin(), v.end());
-    size_t n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 double pct(std::vector<double> v, double p)
 {
