@@ -97,11 +97,14 @@ fuzz: qemu-asan
 # Reports, not tests: copy-engine throughput against host memcpy
 # (build/bench/copy-engine.{json,md}), our driver against the kernel's
 # test_hmm in one VM run (build/bench/driver-vs-test_hmm.{json,md}), and the
-# test_hmm uAPI on test_hmm.ko and on our device (dmirror-vs-test_hmm.{json,md}).
+# test_hmm uAPI on test_hmm.ko and on our device (dmirror-vs-test_hmm.{json,md}),
+# and the ATC: hit rate against working set, throughput with ATS on/off and
+# without an IOMMU (ats.{json,md}).
 bench: all
 	@$(QEMU_ENV) $(PY) bench/copy_engine.py --out $(BUILD)/bench
 	@$(TEST_ENV) $(PY) bench/driver_vs_test_hmm.py --out $(BUILD)/bench
 	@$(TEST_ENV) $(PY) bench/dmirror_vs_test_hmm.py --out $(BUILD)/bench
+	@$(TEST_ENV) $(PY) bench/ats.py --out $(BUILD)/bench --vm
 
 test-device: qemu
 	@$(QEMU_ENV) $(PY) -m pytest -v -rfEs tests/device $(PYTEST_ARGS)

@@ -68,7 +68,7 @@ def qstats(vm, dev: int) -> dict:
 
 def markdown(res: dict) -> str:
     lines = [f"# The test_hmm uAPI: test_hmm.ko vs hmmdev ({res['mib']} MiB buffers, "
-             f"median of {res['reps']})", "",
+             f"median of {res['reps']}, IOMMU {res['iommu']})", "",
              "MB/s (1e6 bytes/s); ratio = hmmdev / test_hmm (> 1: the device is faster).", ""]
     for kind in NODES:
         lines += [f"## {kind} memory (/dev/hmm_dmirror{NODES[kind]})", "",
@@ -91,6 +91,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="4 MiB, one repetition (a smoke run)")
     ap.add_argument("--mib", type=int, default=16)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--iommu", default="lazy", help="none|lazy|strict|pt (default lazy, as make run)")
     args = ap.parse_args()
     mib, reps = (4, 1) if args.quick else (args.mib, args.reps)
 
@@ -100,8 +101,8 @@ def main() -> int:
     cfg = VmConfig(qemu=str(qb / "qemu-system-x86_64"), qemu_python=str(qb.parent / "src/python"),
                    kernel=str(kb / "arch/x86/boot/bzImage"), initrd=str(need("HMMDEV_INITRD")),
                    share=str(ROOT), log_dir=str(args.out / "vm-log-dmirror"), devices=4,
-                   mem="3G", append="memmap=512M$0x100000000 hmmdev.noload=1")
-    res = {"mib": mib, "reps": reps, "test_hmm": {}, "hmmdev": {}, "hmmdev_stages_ms": {},
+                   mem="3G", append="memmap=512M$0x100000000 hmmdev.noload=1", iommu=args.iommu)
+    res = {"mib": mib, "reps": reps, "iommu": args.iommu, "test_hmm": {}, "hmmdev": {}, "hmmdev_stages_ms": {},
            "hmmdev_device": {}}
     with Vm(cfg) as vm:
         vm.check(TEST_HMM)

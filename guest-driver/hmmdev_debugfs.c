@@ -14,6 +14,7 @@
 #include "hmmdev_drv.h"
 
 static struct dentry *hmmdev_debugfs_root;
+void hmmdev_atstest_add(struct hmmdev *hd);
 
 const char *const hmmdev_stat_names[HMMDEV_STAT_NR] = {
 	[HMMDEV_STAT_FAULTS] = "faults",
@@ -125,6 +126,7 @@ void hmmdev_debugfs_add(struct hmmdev *hd)
 	snprintf(name, sizeof(name), "hmmdev%d", hd->minor);
 	hd->debugfs = debugfs_create_dir(name, hmmdev_debugfs_root);
 	debugfs_create_file("stats", 0444, hd->debugfs, hd, &hmmdev_dev_stats_fops);
+	hmmdev_atstest_add(hd);		/* ats_selftest, hmmdev_atstest.c */
 }
 
 void hmmdev_debugfs_remove(struct hmmdev *hd)

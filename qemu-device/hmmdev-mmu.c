@@ -4,10 +4,10 @@
  * the context and out-of-band invalidation registers.
  *
  * hmmdev_dma_rw(), hmmdev_dma_copy() and hmmdev_dma_atomic64() are the only
- * places where the device touches system memory.  An ATS address
- * translation cache slots in there: translate the DMA address (an IOVA under
- * an IOMMU) through the ATC and access the target address space, without
- * changing any caller.
+ * places where the device touches system memory.  Once the guest enables
+ * ATS they go through the address translation cache (hmmdev-ats.c), which
+ * translates the DMA address (an IOVA under an IOMMU) and accesses the
+ * target address space; otherwise through pci_dma_*, i.e. the IOMMU.
  *
  * Copyright (c) 2026 The hmmdev authors
  */
@@ -47,7 +47,11 @@ bool hmmdev_dma_rw(HmmdevState *s, dma_addr_t addr, void *buf, dma_addr_t len,
 {
     MemTxResult r = MEMTX_ERROR;
 
-    if (!hmmdev_inject_dma_fail(s)) {
+    if (hmmdev_inject_dma_fail(s)) {
+        /* r stays MEMTX_ERROR */
+    } else if (hmmdev_ats_active(s)) {
+        r = hmmdev_ats_rw(s, addr, buf, len, dir, hmmdev_dma_attrs);
+    } else {
         r = pci_dma_rw(PCI_DEVICE(s), addr, buf, len, dir, hmmdev_dma_attrs);
     }
     if (r != MEMTX_OK) {
@@ -97,7 +101,8 @@ bool hmmdev_dma_copy(HmmdevState *s, dma_addr_t dst, dma_addr_t src,
     PCIDevice *pdev = PCI_DEVICE(s);
     bool ok = true;
 
-    while (len && !qatomic_read(&s->inject_dma_fail)) {
+    /* With ATS every page goes through the ATC: the bounce path does that. */
+    while (len && !qatomic_read(&s->inject_dma_fail) && !hmmdev_ats_active(s)) {
         dma_addr_t sl = len, dl;
         void *sp, *dp;
 
@@ -180,8 +185,17 @@ bool hmmdev_dma_atomic64(HmmdevState *s, dma_addr_t addr, uint32_t op,
     dma_addr_t len = sizeof(uint64_t);
     ram_addr_t off;
     void *p = NULL;
+    bool ok;
 
-    if (!hmmdev_inject_dma_fail(s)) {
+    if (hmmdev_inject_dma_fail(s)) {
+        /* p stays NULL */
+    } else if (hmmdev_ats_active(s) &&
+               hmmdev_ats_atomic64(s, addr, op, operand, compare, old,
+                                   hmmdev_dma_attrs, &ok)) {
+        if (ok) {
+            return true;
+        }
+    } else {
         p = dma_memory_map(pci_get_address_space(pdev), addr, &len,
                            DMA_DIRECTION_FROM_DEVICE, hmmdev_dma_attrs);
     }

@@ -93,6 +93,7 @@ static void hmmdev_reset(HmmdevState *s)
     hmmdev_queue_reset(s);
     hmmdev_fq_reset(s);
     hmmdev_mmu_reset(s);
+    hmmdev_ats_reset(s);
     qemu_mutex_lock(&s->lock);
     s->fatal = false;
     s->irq_pending = 0;
@@ -349,6 +350,13 @@ static const struct {
     STAT("bytes-filled", bytes_filled),
     STAT("dma-errors", dma_errors),
     STAT("completion-irqs", completion_irqs),
+    STAT("atc-hits", atc_hits),
+    STAT("atc-misses", atc_misses),
+    STAT("atc-requests", atc_requests),
+    STAT("atc-invalidations", atc_invalidations),
+    STAT("atc-invalidated-entries", atc_invalidated_entries),
+    STAT("atc-evictions", atc_evictions),
+    STAT("atc-translation-failures", atc_translation_failures),
 #undef STAT
 };
 
@@ -436,6 +444,9 @@ static void hmmdev_realize(PCIDevice *pdev, Error **errp)
     for (i = 0; i < HMMDEV_MSIX_VECTORS; i++) {
         msix_vector_use(pdev, i);
     }
+    if (!hmmdev_ats_realize(s, errp)) {
+        return;
+    }
 
     qemu_mutex_init(&s->lock);
     qemu_cond_init(&s->work_cond);
@@ -452,6 +463,7 @@ static void hmmdev_exit(PCIDevice *pdev)
     HmmdevState *s = HMMDEV(pdev);
 
     hmmdev_queue_unrealize(s);  /* joins the worker: first */
+    hmmdev_ats_unrealize(s);
     hmmdev_engine_unrealize(s);
     hmmdev_mmu_unrealize(s);
     qemu_bh_delete(s->irq_bh);
@@ -467,7 +479,15 @@ static void hmmdev_reset_hold(Object *obj, ResetType type)
     HmmdevState *s = HMMDEV(obj);
 
     hmmdev_reset(s);
+    hmmdev_ats_pci_reset(s);
     msix_reset(PCI_DEVICE(s));
+}
+
+static void hmmdev_config_write(PCIDevice *pdev, uint32_t addr, uint32_t val,
+                                int len)
+{
+    pci_default_write_config(pdev, addr, val, len);
+    hmmdev_ats_config_write(HMMDEV(pdev), addr, len);
 }
 
 static const VMStateDescription hmmdev_vmstate = {
@@ -485,6 +505,8 @@ static const Property hmmdev_properties[] = {
                      HostMemoryBackend *),
     DEFINE_PROP_BOOL("devmem-bar", HmmdevState, devmem_bar, true),
     DEFINE_PROP_UINT32("tlb-entries", HmmdevState, tlb_entries, 256),
+    DEFINE_PROP_ON_OFF_AUTO("ats", HmmdevState, ats.mode, ON_OFF_AUTO_AUTO),
+    DEFINE_PROP_UINT32("atc-entries", HmmdevState, ats.entries, 256),
 };
 
 static void hmmdev_class_init(ObjectClass *klass, const void *data)
@@ -495,6 +517,7 @@ static void hmmdev_class_init(ObjectClass *klass, const void *data)
 
     k->realize = hmmdev_realize;
     k->exit = hmmdev_exit;
+    k->config_write = hmmdev_config_write;
     k->vendor_id = HMMDEV_PCI_VENDOR_ID;
     k->device_id = HMMDEV_PCI_DEVICE_ID;
     k->revision = HMMDEV_PCI_REVISION;

@@ -38,17 +38,34 @@ bool hmmdev_stop_requested(HmmdevState *s, HmmdevQueue *q)
 }
 
 /*
+ * Under the BQL, with s->lock held: wait until the worker is outside any
+ * DMA section (@q NULL) or done with @q.  The worker may meanwhile wait for
+ * an ATS translation, which needs the BQL we hold: serve it here.
+ */
+static void hmmdev_wait_idle_locked(HmmdevState *s, HmmdevQueue *q)
+{
+    while (q ? s->busy_queue == q : s->busy) {
+        if (hmmdev_ats_serve_pending(s)) {
+            qemu_mutex_unlock(&s->lock);
+            hmmdev_ats_serve(s);
+            qemu_mutex_lock(&s->lock);
+            continue;
+        }
+        qemu_cond_wait(&s->idle_cond, &s->lock);
+    }
+}
+
+/*
  * Wait, under the BQL, until the worker is outside any DMA section, and
  * keep it from starting another until hmmdev_quiesce_end().  Safe because
- * the worker never waits for the BQL (hmmdev.h).
+ * the worker waits for the BQL only through ATS translation requests, which
+ * the wait serves (hmmdev.h).
  */
 void hmmdev_quiesce_begin(HmmdevState *s)
 {
     qemu_mutex_lock(&s->lock);
     s->stop_req++;
-    while (s->busy) {
-        qemu_cond_wait(&s->idle_cond, &s->lock);
-    }
+    hmmdev_wait_idle_locked(s, NULL);
     qemu_mutex_unlock(&s->lock);
 }
 
@@ -441,9 +458,7 @@ static void hmmdev_queue_disable_locked(HmmdevState *s, HmmdevQueue *q)
 {
     q->enabled = false;
     qatomic_set(&q->abort, true);
-    while (s->busy_queue == q) {
-        qemu_cond_wait(&s->idle_cond, &s->lock);
-    }
+    hmmdev_wait_idle_locked(s, q);
     qatomic_set(&q->abort, false);
     q->state = HMMDEV_Q_IDLE;
     q->fault_unposted = false;
@@ -565,8 +580,9 @@ void hmmdev_queue_unrealize(HmmdevState *s)
     s->worker_exit = true;
     s->stop_req++;
     hmmdev_kick_locked(s);
+    /* The worker waits for the BQL only through ATS requests, served here. */
+    hmmdev_wait_idle_locked(s, NULL);
     qemu_mutex_unlock(&s->lock);
-    /* The worker never waits for the BQL, so joining under it is safe. */
     qemu_thread_join(&s->worker);
 }
 

@@ -16,11 +16,19 @@
  *   while holding it.  Because the worker never needs the BQL, code under
  *   the BQL may wait for the worker to leave a busy section (reset, queue
  *   disable, unrealize) without deadlocking.
+ * - ATS (hmmdev-ats.c) is the one exception to "never waits for the BQL":
+ *   on an ATC miss the worker hands the translation request to a bottom
+ *   half (it needs the BQL) and waits for it.  Every code path that waits
+ *   for the worker under the BQL therefore serves that request itself
+ *   (hmmdev_ats_serve()) while it waits.  The ATC lock is innermost:
+ *   BQL -> s->lock -> s->ats.lock; the IOTLB notifier (BQL) waits only for
+ *   ATC-translated DMA in progress, which never waits for anything.
  */
 #ifndef HW_HMMDEV_H
 #define HW_HMMDEV_H
 
 #include "qemu/thread.h"
+#include "qapi/qapi-types-common.h"
 #include "hw/pci/pci_device.h"
 #include "system/dma.h"
 #include "hmmdev-regs.h"
@@ -59,6 +67,54 @@ typedef struct HmmdevTlbEntry {
     int32_t hash_next;          /* next valid entry in the same hash bucket */
     int32_t lru_prev, lru_next; /* valid: recency list; invalid: free list */
 } HmmdevTlbEntry;
+
+/* One ATC entry: a 4 KiB page of IOVA space and its translation. */
+typedef struct HmmdevAtcEntry {
+    bool valid;
+    bool write;                 /* the translation allows writes */
+    bool prefetched;            /* fetched ahead by a request, not yet used */
+    uint64_t iova;              /* 4 KiB aligned */
+    uint64_t addr;              /* translated address of the page */
+    AddressSpace *as;           /* ... in this address space */
+    /* Indexes into entries, -1 for none (as for the TLB). */
+    int32_t hash_next;
+    int32_t lru_prev, lru_next;
+} HmmdevAtcEntry;
+
+/* PCIe ATS and the Address Translation Cache (hmmdev-ats.c). */
+typedef struct HmmdevAts {
+    /* Properties. */
+    OnOffAuto mode;             /* ats=on|off|auto */
+    uint32_t entries;           /* atc-entries */
+
+    /* BQL only. */
+    bool cap;                   /* the ATS capability is exposed */
+    bool registered;            /* the IOTLB notifier is registered */
+    IOMMUNotifier notifier;
+    QEMUBH *bh;                 /* serves translation requests */
+
+    QemuMutex lock;             /* innermost; protects everything below */
+    QemuCond cond;              /* request done, in-flight accesses drained */
+    bool enabled;               /* ATS Enable set and the notifier registered */
+    HmmdevAtcEntry *atc;
+    int32_t *hash;
+    uint32_t hash_mask;
+    int32_t mru, lru, free;
+    /* Accesses in flight with a translation, by epoch parity (see .c). */
+    uint32_t epoch;
+    uint32_t inflight[2];
+    /* The worker's one outstanding translation request. */
+    bool req_pending;           /* posted, not yet taken by a server */
+    bool req_done;
+    uint64_t req_iova;
+    uint32_t req_pages;
+    bool req_write;
+    int req_result;             /* HMMDEV_ATS_* */
+    /* A page refused by the last request, for the one lookup that needs it. */
+    bool neg_valid;
+    bool neg_write;
+    uint64_t neg_iova;
+} HmmdevAts;
 
 typedef struct HmmdevCtx {
     uint64_t root;              /* page-table root, 4 KiB aligned */
@@ -135,6 +191,13 @@ typedef struct HmmdevStats {
     uint64_t bytes_filled;
     uint64_t dma_errors;
     uint64_t completion_irqs;
+    uint64_t atc_hits;
+    uint64_t atc_misses;
+    uint64_t atc_requests;              /* translation requests (round trips) */
+    uint64_t atc_invalidations;         /* IOTLB notifier calls */
+    uint64_t atc_invalidated_entries;   /* entries they dropped */
+    uint64_t atc_evictions;
+    uint64_t atc_translation_failures;
 } HmmdevStats;
 
 /* One emulated hmmdev PCIe function. */
@@ -178,6 +241,8 @@ struct HmmdevState {
     HmmdevQueue queues[HMMDEV_NUM_QUEUES];
     HmmdevFaultQueue fq;
     HmmdevCtx ctx[HMMDEV_NUM_ASIDS];
+
+    HmmdevAts ats;
 
     HmmdevTlbEntry *tlb;
     int32_t *tlb_hash;          /* bucket heads */
@@ -262,6 +327,21 @@ bool hmmdev_fq_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val);
 bool hmmdev_fq_stall(HmmdevState *s, HmmdevQueue *q);
 bool hmmdev_fq_has_work_locked(HmmdevState *s);
 void hmmdev_fq_work(HmmdevState *s);
+
+/* hmmdev-ats.c */
+bool hmmdev_ats_realize(HmmdevState *s, Error **errp);
+void hmmdev_ats_unrealize(HmmdevState *s);
+void hmmdev_ats_reset(HmmdevState *s);
+void hmmdev_ats_pci_reset(HmmdevState *s);
+void hmmdev_ats_config_write(HmmdevState *s, uint32_t addr, int len);
+bool hmmdev_ats_active(HmmdevState *s);
+MemTxResult hmmdev_ats_rw(HmmdevState *s, dma_addr_t addr, void *buf,
+                          dma_addr_t len, DMADirection dir, MemTxAttrs attrs);
+bool hmmdev_ats_atomic64(HmmdevState *s, dma_addr_t addr, uint32_t op,
+                         uint64_t operand, uint64_t compare, uint64_t *old,
+                         MemTxAttrs attrs, bool *ok);
+bool hmmdev_ats_serve_pending(HmmdevState *s);
+void hmmdev_ats_serve(HmmdevState *s);
 
 /* hmmdev-queue.c */
 void hmmdev_queue_realize(HmmdevState *s);

@@ -1,0 +1,695 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * hmmdev: PCIe ATS and the device's Address Translation Cache (ATC).
+ *
+ * With an IOMMU that supports device TLBs (intel-iommu device-iotlb=on) the
+ * device exposes the ATS extended capability.  Once the guest sets ATS
+ * Enable, every system-memory DMA of hmmdev-mmu.c goes through the ATC: a
+ * hit accesses the translated address directly in the entry's target
+ * address space; a miss asks the IOMMU with pci_ats_request_translation()
+ * and caches the 4 KiB page.  The IOMMU's device-IOTLB invalidations arrive
+ * through an IOTLB notifier, which drops the entries and then waits until
+ * no DMA that could still use them is in progress: QEMU sends the IOMMU no
+ * completion message, so the notifier returning *is* the completion.
+ *
+ * Threads (docs/hmmdev-spec.rst, "ATS" and "Locking"):
+ *
+ * - Lookups and the DMA itself run on the worker thread without the BQL.
+ *   A hit takes an in-flight reference (counted per epoch parity) for the
+ *   duration of one page access, which never blocks on anything.
+ * - Translation requests need the BQL (the IOMMU may raise a fault
+ *   interrupt, and it must be ordered against its invalidations, which run
+ *   under the BQL).  The worker posts its one request and waits; the
+ *   request is served by a bottom half or, when a thread under the BQL is
+ *   waiting for the worker (reset, queue disable, unrealize), by that
+ *   thread (hmmdev_ats_serve()).  The worker never holds an in-flight
+ *   reference while it waits for a translation, so the notifier's wait
+ *   cannot depend on the BQL it holds.
+ * - The notifier and the ATS Enable hook run under the BQL.
+ *
+ * Copyright (c) 2026 The hmmdev authors
+ */
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "qemu/range.h"
+#include "qapi/error.h"
+#include "qom/object.h"
+#include "hw/pci/pci.h"
+#include "hw/pci/pcie.h"
+#include "hw/pci/pci_bus.h"     /* PCI_NO_PASID */
+#include "system/memory.h"
+#include "hmmdev.h"
+#include "trace.h"
+
+#define HMMDEV_ATS_CAP_OFFSET   0x100   /* first extended capability */
+#define ATC_PAGE_SHIFT          12
+#define ATC_PAGE_SIZE           (1ull << ATC_PAGE_SHIFT)
+#define ATC_PAGE_MASK           (~(ATC_PAGE_SIZE - 1))
+/* Lookups that may be spoiled by invalidations before we give up. */
+#define HMMDEV_ATS_RETRIES      16
+/* Pages one Translation Request may cover (of the access in progress). */
+#define HMMDEV_ATS_MAX_REQ      16
+
+enum {
+    HMMDEV_ATS_OK,              /* translated */
+    HMMDEV_ATS_BYPASS,          /* ATS not in use: let the IOMMU translate */
+    HMMDEV_ATS_FAIL,            /* the IOMMU refused the translation */
+    HMMDEV_ATS_ERROR,           /* no answer (bus master off, retries) */
+};
+
+/* A translation in use by one page access. */
+typedef struct HmmdevAtsRef {
+    AddressSpace *as;
+    hwaddr addr;
+    uint64_t len;               /* bytes to the end of the page */
+    uint32_t parity;
+} HmmdevAtsRef;
+
+/* ---------------------------------------------------------------------- */
+/* The cache: hash chains and an LRU list, as the device TLB              */
+/* ---------------------------------------------------------------------- */
+
+static uint32_t atc_bucket(HmmdevAts *a, uint64_t iova)
+{
+    return (((iova >> ATC_PAGE_SHIFT) * 0x9e3779b97f4a7c15ull) >> 32) &
+           a->hash_mask;
+}
+
+static void atc_lru_unlink(HmmdevAts *a, HmmdevAtcEntry *e)
+{
+    if (e->lru_prev >= 0) {
+        a->atc[e->lru_prev].lru_next = e->lru_next;
+    } else {
+        a->mru = e->lru_next;
+    }
+    if (e->lru_next >= 0) {
+        a->atc[e->lru_next].lru_prev = e->lru_prev;
+    } else {
+        a->lru = e->lru_prev;
+    }
+}
+
+static void atc_lru_push_mru(HmmdevAts *a, HmmdevAtcEntry *e)
+{
+    int32_t i = e - a->atc;
+
+    e->lru_prev = -1;
+    e->lru_next = a->mru;
+    if (a->mru >= 0) {
+        a->atc[a->mru].lru_prev = i;
+    } else {
+        a->lru = i;
+    }
+    a->mru = i;
+}
+
+/* Invalidate a valid entry and put it on the free list. */
+static void atc_drop_locked(HmmdevAts *a, HmmdevAtcEntry *e)
+{
+    int32_t i = e - a->atc;
+    int32_t *link = &a->hash[atc_bucket(a, e->iova)];
+
+    while (*link != i) {
+        g_assert(*link >= 0);
+        link = &a->atc[*link].hash_next;
+    }
+    *link = e->hash_next;
+    atc_lru_unlink(a, e);
+    e->valid = false;
+    e->lru_next = a->free;
+    a->free = i;
+}
+
+static HmmdevAtcEntry *atc_find_locked(HmmdevAts *a, uint64_t page)
+{
+    int32_t i;
+
+    for (i = a->hash[atc_bucket(a, page)]; i >= 0; i = a->atc[i].hash_next) {
+        if (a->atc[i].iova == page) {
+            return &a->atc[i];
+        }
+    }
+    return NULL;
+}
+
+static void atc_clear_locked(HmmdevAts *a)
+{
+    uint32_t i;
+
+    for (i = 0; i <= a->hash_mask; i++) {
+        a->hash[i] = -1;
+    }
+    for (i = 0; i < a->entries; i++) {
+        a->atc[i] = (HmmdevAtcEntry) {
+            .hash_next = -1, .lru_prev = -1,
+            .lru_next = i + 1 < a->entries ? i + 1 : -1,
+        };
+    }
+    a->free = 0;
+    a->mru = a->lru = -1;
+}
+
+static void atc_insert_locked(HmmdevState *s, uint64_t page, hwaddr addr,
+                              AddressSpace *as, bool write, bool prefetched)
+{
+    HmmdevAts *a = &s->ats;
+    HmmdevAtcEntry *e = atc_find_locked(a, page);
+    uint32_t b;
+
+    if (e) {
+        atc_drop_locked(a, e);      /* e.g. a read-only copy before a write */
+    } else if (a->free < 0) {
+        e = &a->atc[a->lru];
+        trace_hmmdev_atc_evict(e->iova);
+        HMMDEV_STAT_INC(s, atc_evictions);
+        atc_drop_locked(a, e);
+    }
+    e = &a->atc[a->free];
+    a->free = e->lru_next;
+    *e = (HmmdevAtcEntry) {
+        .valid = true, .write = write, .prefetched = prefetched,
+        .iova = page, .addr = addr, .as = as,
+    };
+    b = atc_bucket(a, page);
+    e->hash_next = a->hash[b];
+    a->hash[b] = e - a->atc;
+    atc_lru_push_mru(a, e);
+    trace_hmmdev_atc_insert(page, addr, write);
+}
+
+/*
+ * Wait until no access that may use a translation cached before this call
+ * is in progress.  Accesses count themselves in inflight[epoch & 1]; the
+ * epoch moves on, so new accesses cannot starve the wait.  Callers are
+ * serialized by the BQL.
+ */
+static void atc_drain_locked(HmmdevAts *a)
+{
+    uint32_t old = a->epoch & 1;
+
+    a->neg_valid = false;
+    a->epoch++;
+    while (a->inflight[old]) {
+        qemu_cond_wait(&a->cond, &a->lock);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Translation requests                                                   */
+/* ---------------------------------------------------------------------- */
+
+bool hmmdev_ats_serve_pending(HmmdevState *s)
+{
+    return qatomic_read(&s->ats.req_pending);
+}
+
+/*
+ * Serve the worker's outstanding translation request, if any; BQL held,
+ * no device lock held.  The result is cached here, under the BQL, so an
+ * invalidation (also under the BQL) is always ordered after or before it.
+ */
+void hmmdev_ats_serve(HmmdevState *s)
+{
+    HmmdevAts *a = &s->ats;
+    PCIDevice *pdev = PCI_DEVICE(s);
+    IOMMUTLBEntry res = { .perm = IOMMU_NONE };
+    uint32_t err_count = 0, npages, i;
+    uint64_t iova;
+    bool write;
+    ssize_t n;
+    int result = HMMDEV_ATS_OK;
+
+    assert(bql_locked());
+    qemu_mutex_lock(&a->lock);
+    if (!a->req_pending) {
+        qemu_mutex_unlock(&a->lock);
+        return;
+    }
+    qatomic_set(&a->req_pending, false);
+    iova = a->req_iova;
+    write = a->req_write;
+    npages = a->req_pages;
+    qemu_mutex_unlock(&a->lock);
+    HMMDEV_STAT_INC(s, atc_requests);
+
+    /*
+     * One page at a time, stopping at the first refusal: the device
+     * accesses these pages in order, so the IOMMU records a fault only for
+     * a page the device would really have reached.
+     */
+    for (i = 0; i < npages && result == HMMDEV_ATS_OK;
+         i++, iova += ATC_PAGE_SIZE) {
+        n = pci_ats_request_translation(pdev, PCI_NO_PASID, false, false,
+                                        iova, ATC_PAGE_SIZE, !write, &res, 1,
+                                        &err_count);
+        qemu_mutex_lock(&a->lock);
+        if (!a->enabled) {
+            result = HMMDEV_ATS_BYPASS;
+        } else if (n != 1) {
+            trace_hmmdev_err_ats_request(iova, write, n);
+            result = HMMDEV_ATS_ERROR;
+        } else if (!(res.perm & IOMMU_RO) ||
+                   (write && !(res.perm & IOMMU_WO))) {
+            HMMDEV_STAT_INC(s, atc_translation_failures);
+            trace_hmmdev_err_ats_translate(iova, write, res.perm);
+            qemu_log_mask(LOG_GUEST_ERROR, "hmmdev: ATS translation of IOVA "
+                          "0x%"PRIx64" for %s refused (perm %d)\n", iova,
+                          write ? "write" : "read", res.perm);
+            result = HMMDEV_ATS_FAIL;
+        } else {
+            hwaddr addr = (res.translated_addr & ~res.addr_mask) |
+                          (iova & res.addr_mask);
+
+            trace_hmmdev_ats_translate(iova, write, addr, res.perm);
+            atc_insert_locked(s, iova, addr & ATC_PAGE_MASK, res.target_as,
+                              res.perm & IOMMU_WO, i > 0);
+        }
+        qemu_mutex_unlock(&a->lock);
+    }
+    qemu_mutex_lock(&a->lock);
+    if (i > 1 && result != HMMDEV_ATS_OK) {
+        /*
+         * The first page is cached.  The access fails when it gets to the
+         * refused page: keep the answer for that one lookup, so the IOMMU
+         * does not record the same fault twice.
+         */
+        if (result == HMMDEV_ATS_FAIL) {
+            a->neg_iova = iova - ATC_PAGE_SIZE;
+            a->neg_write = write;
+            a->neg_valid = true;
+        }
+        result = HMMDEV_ATS_OK;
+    }
+    a->req_result = result;
+    a->req_done = true;
+    qemu_cond_broadcast(&a->cond);
+    qemu_mutex_unlock(&a->lock);
+}
+
+static void hmmdev_ats_bh(void *opaque)
+{
+    hmmdev_ats_serve(opaque);
+}
+
+/* Worker: ask for translations of @npages from @page and wait; a->lock held. */
+static int atc_request_locked(HmmdevState *s, uint64_t page, uint32_t npages,
+                              bool write)
+{
+    HmmdevAts *a = &s->ats;
+
+    a->neg_valid = false;
+    a->req_iova = page;
+    a->req_pages = npages;
+    a->req_write = write;
+    a->req_done = false;
+    qatomic_set(&a->req_pending, true);
+    qemu_mutex_unlock(&a->lock);
+
+    qemu_bh_schedule(a->bh);
+    /* Someone under the BQL may be waiting for the worker: let it serve. */
+    qemu_mutex_lock(&s->lock);
+    qemu_cond_broadcast(&s->idle_cond);
+    qemu_mutex_unlock(&s->lock);
+
+    qemu_mutex_lock(&a->lock);
+    while (!a->req_done) {
+        qemu_cond_wait(&a->cond, &a->lock);
+    }
+    return a->req_result;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Accesses                                                               */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Translate @iova for one page access; on HMMDEV_ATS_OK call atc_put().
+ * The access goes on for @len bytes: a miss requests the translations of
+ * those pages too (up to HMMDEV_ATS_MAX_REQ, and half the ATC).
+ */
+static int atc_get(HmmdevState *s, uint64_t iova, uint64_t len, bool write,
+                   HmmdevAtsRef *r)
+{
+    HmmdevAts *a = &s->ats;
+    uint64_t page = iova & ATC_PAGE_MASK;
+    bool missed = false;
+    int i, res;
+
+    qemu_mutex_lock(&a->lock);
+    for (i = 0;; i++) {
+        HmmdevAtcEntry *e;
+
+        if (!a->enabled) {
+            qemu_mutex_unlock(&a->lock);
+            return HMMDEV_ATS_BYPASS;
+        }
+        if (a->neg_valid && a->neg_iova == page && a->neg_write == write) {
+            /* Refused in the request this access made for an earlier page. */
+            a->neg_valid = false;
+            qemu_mutex_unlock(&a->lock);
+            HMMDEV_STAT_INC(s, atc_misses);
+            trace_hmmdev_atc_miss(iova, write);
+            return HMMDEV_ATS_FAIL;
+        }
+        e = atc_find_locked(a, page);
+        if (e && (!write || e->write)) {
+            /* Fetched ahead by an earlier request of this access: a miss. */
+            bool fetched = e->prefetched;
+
+            e->prefetched = false;
+            if (a->mru != e - a->atc) {
+                atc_lru_unlink(a, e);
+                atc_lru_push_mru(a, e);
+            }
+            r->as = e->as;
+            r->addr = e->addr + (iova - page);
+            r->len = ATC_PAGE_SIZE - (iova - page);
+            r->parity = a->epoch & 1;
+            a->inflight[r->parity]++;
+            qemu_mutex_unlock(&a->lock);
+            if (missed) {
+                /* counted below, when the request was made */
+            } else if (fetched) {
+                HMMDEV_STAT_INC(s, atc_misses);
+                trace_hmmdev_atc_miss(iova, write);
+            } else {
+                HMMDEV_STAT_INC(s, atc_hits);
+                trace_hmmdev_atc_hit(iova, r->addr);
+            }
+            return HMMDEV_ATS_OK;
+        }
+        if (i == HMMDEV_ATS_RETRIES) {
+            qemu_mutex_unlock(&a->lock);
+            trace_hmmdev_err_ats_request(page, write, -EAGAIN);
+            return HMMDEV_ATS_ERROR;
+        }
+        if (!missed) {
+            missed = true;
+            HMMDEV_STAT_INC(s, atc_misses);
+            trace_hmmdev_atc_miss(iova, write);
+        }
+        /* On success the entries are cached: look it up again. */
+        res = atc_request_locked(s, page,
+                                 MIN(MIN((iova - page + len + ATC_PAGE_SIZE - 1)
+                                         >> ATC_PAGE_SHIFT,
+                                         HMMDEV_ATS_MAX_REQ),
+                                     MAX(a->entries / 2, 1)),
+                                 write);
+        if (res != HMMDEV_ATS_OK) {
+            qemu_mutex_unlock(&a->lock);
+            return res;
+        }
+    }
+}
+
+static void atc_put(HmmdevState *s, HmmdevAtsRef *r)
+{
+    HmmdevAts *a = &s->ats;
+
+    qemu_mutex_lock(&a->lock);
+    if (!--a->inflight[r->parity]) {
+        qemu_cond_broadcast(&a->cond);
+    }
+    qemu_mutex_unlock(&a->lock);
+}
+
+static bool hmmdev_bus_master(HmmdevState *s)
+{
+    return pci_get_word(PCI_DEVICE(s)->config + PCI_COMMAND) &
+           PCI_COMMAND_MASTER;
+}
+
+bool hmmdev_ats_active(HmmdevState *s)
+{
+    return qatomic_read(&s->ats.enabled);
+}
+
+/*
+ * DMA through the ATC, a page at a time.  Pages the ATC does not cover
+ * (ATS switched off meanwhile) go through the IOMMU with pci_dma_rw().
+ */
+MemTxResult hmmdev_ats_rw(HmmdevState *s, dma_addr_t addr, void *buf,
+                          dma_addr_t len, DMADirection dir, MemTxAttrs attrs)
+{
+    bool write = dir == DMA_DIRECTION_FROM_DEVICE;
+    uint8_t *p = buf;
+
+    while (len) {
+        HmmdevAtsRef r;
+        MemTxResult res;
+        uint64_t n;
+
+        switch (atc_get(s, addr, len, write, &r)) {
+        case HMMDEV_ATS_OK:
+            n = MIN(len, r.len);
+            res = hmmdev_bus_master(s) ?
+                  address_space_rw(r.as, r.addr, attrs, p, n, write) :
+                  MEMTX_ERROR;
+            atc_put(s, &r);
+            break;
+        case HMMDEV_ATS_BYPASS:
+            n = len;
+            res = pci_dma_rw(PCI_DEVICE(s), addr, p, n, dir, attrs);
+            break;
+        default:
+            return MEMTX_DECODE_ERROR;
+        }
+        if (res != MEMTX_OK) {
+            return res;
+        }
+        addr += n;
+        p += n;
+        len -= n;
+    }
+    return MEMTX_OK;
+}
+
+/*
+ * An atomic on a 64-bit word through the ATC.  False when ATS is not in
+ * use (the caller goes through the IOMMU); else *ok tells the outcome.
+ */
+bool hmmdev_ats_atomic64(HmmdevState *s, dma_addr_t addr, uint32_t op,
+                         uint64_t operand, uint64_t compare, uint64_t *old,
+                         MemTxAttrs attrs, bool *ok)
+{
+    HmmdevAtsRef r;
+    hwaddr len = sizeof(uint64_t);
+    ram_addr_t off;
+    void *p;
+
+    switch (atc_get(s, addr, sizeof(uint64_t), true, &r)) {
+    case HMMDEV_ATS_OK:
+        break;
+    case HMMDEV_ATS_BYPASS:
+        return false;
+    default:
+        *ok = false;
+        return true;
+    }
+    *ok = false;
+    if (hmmdev_bus_master(s)) {
+        p = address_space_map(r.as, r.addr, &len, true, attrs);
+        if (p) {
+            if (len >= sizeof(uint64_t) && memory_region_from_host(p, &off)) {
+                *old = hmmdev_host_atomic64(p, op, operand, compare);
+                *ok = true;
+            }
+            address_space_unmap(r.as, p, len, true, *ok ? sizeof(uint64_t) : 0);
+        }
+    }
+    atc_put(s, &r);
+    return true;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Invalidation                                                           */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * IOMMU device-IOTLB invalidation of [iova, iova + addr_mask]; BQL held.
+ * The range may be far larger than what is cached.  Returning completes
+ * the invalidation: nothing may use the dropped translations afterwards.
+ */
+static void hmmdev_ats_notify(IOMMUNotifier *n, IOMMUTLBEntry *ev)
+{
+    HmmdevState *s = n->opaque;
+    HmmdevAts *a = &s->ats;
+    uint64_t first = ev->iova & ~ev->addr_mask;
+    uint64_t last = first + ev->addr_mask;
+    uint32_t dropped = 0, i;
+
+    qemu_mutex_lock(&a->lock);
+    if (ev->addr_mask >> ATC_PAGE_SHIFT < a->entries) {
+        uint64_t page;
+
+        for (page = first & ATC_PAGE_MASK;; page += ATC_PAGE_SIZE) {
+            HmmdevAtcEntry *e = atc_find_locked(a, page);
+
+            if (e) {
+                atc_drop_locked(a, e);
+                dropped++;
+            }
+            if (page >= (last & ATC_PAGE_MASK)) {
+                break;
+            }
+        }
+    } else {
+        for (i = 0; i < a->entries; i++) {
+            HmmdevAtcEntry *e = &a->atc[i];
+
+            if (e->valid && e->iova >= (first & ATC_PAGE_MASK) &&
+                e->iova <= last) {
+                atc_drop_locked(a, e);
+                dropped++;
+            }
+        }
+    }
+    HMMDEV_STAT_INC(s, atc_invalidations);
+    HMMDEV_STAT_ADD(s, atc_invalidated_entries, dropped);
+    atc_drain_locked(a);
+    qemu_mutex_unlock(&a->lock);
+    trace_hmmdev_ats_invalidate(first, ev->addr_mask + 1, dropped);
+}
+
+/* Follow ATS Enable in config space: (un)register the notifier; BQL held. */
+static void hmmdev_ats_sync(HmmdevState *s)
+{
+    HmmdevAts *a = &s->ats;
+    PCIDevice *pdev = PCI_DEVICE(s);
+    bool want = pcie_ats_enabled(pdev);
+
+    if (want == a->registered) {
+        return;
+    }
+    if (want) {
+        if (pci_iommu_init_iotlb_notifier(pdev, &a->notifier,
+                                          hmmdev_ats_notify, s) < 0 ||
+            pci_iommu_register_iotlb_notifier(pdev, PCI_NO_PASID,
+                                              &a->notifier) < 0) {
+            /* Not reachable with the capability gated at realize. */
+            trace_hmmdev_err_ats_enable();
+            qemu_log_mask(LOG_GUEST_ERROR, "hmmdev: ATS enabled but the "
+                          "IOMMU takes no invalidation notifier\n");
+            return;
+        }
+        a->registered = true;
+        qemu_mutex_lock(&a->lock);
+        atc_clear_locked(a);
+        qatomic_set(&a->enabled, true);
+        qemu_mutex_unlock(&a->lock);
+    } else {
+        qemu_mutex_lock(&a->lock);
+        qatomic_set(&a->enabled, false);
+        atc_clear_locked(a);
+        atc_drain_locked(a);
+        qemu_mutex_unlock(&a->lock);
+        pci_iommu_unregister_iotlb_notifier(pdev, PCI_NO_PASID, &a->notifier);
+        a->registered = false;
+    }
+    trace_hmmdev_ats_enable(want);
+}
+
+void hmmdev_ats_config_write(HmmdevState *s, uint32_t addr, int len)
+{
+    if (s->ats.cap &&
+        ranges_overlap(addr, len, HMMDEV_ATS_CAP_OFFSET + PCI_ATS_CTRL, 2)) {
+        hmmdev_ats_sync(s);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Life cycle                                                             */
+/* ---------------------------------------------------------------------- */
+
+/* An x86 IOMMU translates for us and takes device-IOTLB notifiers. */
+static bool hmmdev_iommu_has_devtlb(HmmdevState *s)
+{
+    Object *iommu = object_resolve_path_type("", "x86-iommu", NULL);
+
+    return iommu &&
+           pci_device_iommu_address_space(PCI_DEVICE(s)) !=
+           &address_space_memory &&
+           object_property_get_bool(iommu, "device-iotlb", NULL);
+}
+
+bool hmmdev_ats_realize(HmmdevState *s, Error **errp)
+{
+    HmmdevAts *a = &s->ats;
+    bool devtlb;
+
+    if (a->entries < 1 || a->entries > 65536) {
+        error_setg(errp, "hmmdev: atc-entries must be 1..65536");
+        return false;
+    }
+    devtlb = hmmdev_iommu_has_devtlb(s);
+    switch (a->mode) {
+    case ON_OFF_AUTO_ON:
+        if (!devtlb) {
+            error_setg(errp, "hmmdev: ats=on needs an IOMMU with device-IOTLB "
+                       "support (-device intel-iommu,device-iotlb=on, "
+                       "before the device)");
+            return false;
+        }
+        a->cap = true;
+        break;
+    case ON_OFF_AUTO_AUTO:
+        a->cap = devtlb;
+        break;
+    default:
+        a->cap = false;
+        break;
+    }
+    if (a->cap) {
+        pcie_ats_init(PCI_DEVICE(s), HMMDEV_ATS_CAP_OFFSET, true);
+    }
+
+    qemu_mutex_init(&a->lock);
+    qemu_cond_init(&a->cond);
+    a->atc = g_new0(HmmdevAtcEntry, a->entries);
+    a->hash_mask = pow2ceil(2 * a->entries) - 1;
+    a->hash = g_new(int32_t, a->hash_mask + 1);
+    atc_clear_locked(a);
+    a->bh = qemu_bh_new_guarded(hmmdev_ats_bh, s,
+                                &DEVICE(s)->mem_reentrancy_guard);
+    return true;
+}
+
+/* The worker has exited. */
+void hmmdev_ats_unrealize(HmmdevState *s)
+{
+    HmmdevAts *a = &s->ats;
+
+    if (a->registered) {
+        pci_iommu_unregister_iotlb_notifier(PCI_DEVICE(s), PCI_NO_PASID,
+                                            &a->notifier);
+        a->registered = false;
+    }
+    qemu_bh_delete(a->bh);
+    g_free(a->atc);
+    a->atc = NULL;
+    g_free(a->hash);
+    a->hash = NULL;
+    qemu_cond_destroy(&a->cond);
+    qemu_mutex_destroy(&a->lock);
+}
+
+/* Device reset: the worker is quiesced.  The cache empties. */
+void hmmdev_ats_reset(HmmdevState *s)
+{
+    HmmdevAts *a = &s->ats;
+
+    qemu_mutex_lock(&a->lock);
+    atc_clear_locked(a);
+    qemu_mutex_unlock(&a->lock);
+}
+
+/* PCI reset: ATS Control returns to 0 (Enable clear). */
+void hmmdev_ats_pci_reset(HmmdevState *s)
+{
+    if (s->ats.cap) {
+        pci_set_word(PCI_DEVICE(s)->config + HMMDEV_ATS_CAP_OFFSET +
+                     PCI_ATS_CTRL, 0);
+        hmmdev_ats_sync(s);
+    }
+}

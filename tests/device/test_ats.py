@@ -1,0 +1,360 @@
+"""ATS and the device's address translation cache, over qtest (no guest).
+
+With no guest the emulated intel-iommu has DMA remapping off, so its
+translations are the identity with read/write permission: enough to check
+the capability, ATS Enable, hits, misses, LRU reach and the counters.  IOMMU
+invalidations, stale translations and DMAR faults need a guest: see
+tests/vm/test_ats.py.
+"""
+import pytest
+
+from hmmdev_qtest import R, PAGE, QtestHmmdev, GuestAlloc
+from conftest import Hw, HMMDEV_SLOT, SANITIZER_ENV, _stop_and_check
+
+PCI_EXT_CAP_ID_ATS = 0x0F
+PCI_ATS_CTRL = 0x06
+PCI_ATS_CTRL_ENABLE = 0x8000
+ECAM_BASE = 0xB000_0000
+MCH_PCIEXBAR = 0x60
+SG = R["HMMDEV_CMD_SG_COPY"]
+ATC_STATS = ("atc-hits", "atc-misses", "atc-requests", "atc-invalidations", "atc-invalidated-entries",
+             "atc-evictions", "atc-translation-failures")
+
+
+class EcamDev(QtestHmmdev):
+    """QtestHmmdev plus extended configuration space through ECAM."""
+
+    def ecam_enable(self) -> None:
+        # Host bridge 00:00.0 register PCIEXBAR: base 0xb0000000, 256 buses, enabled.
+        for reg, val in ((MCH_PCIEXBAR + 4, 0), (MCH_PCIEXBAR, ECAM_BASE | 1)):
+            self._cmd(f"outl 0xcf8 0x{0x8000_0000 | reg:x}")
+            self._cmd(f"outl 0xcfc 0x{val:x}")
+
+    def ecam(self, reg: int) -> int:
+        return ECAM_BASE | (self.devfn << 12) | reg
+
+    def ext_cap(self, cap_id: int) -> int | None:
+        off = 0x100
+        while off:
+            hdr = self.readl(self.ecam(off))
+            if hdr in (0, 0xFFFF_FFFF):
+                return None
+            if hdr & 0xFFFF == cap_id:
+                return off
+            off = hdr >> 20
+        return None
+
+    def ats_ctrl(self) -> int:
+        # dword at +4: ATS Capability (15:0), ATS Control (31:16)
+        return self.readl(self.ecam(self.ext_cap(PCI_EXT_CAP_ID_ATS) + 4)) >> 16
+
+    def set_ats(self, enable: bool) -> None:
+        cap = self.ext_cap(PCI_EXT_CAP_ID_ATS)
+        self.writel(self.ecam(cap + 4), (PCI_ATS_CTRL_ENABLE if enable else 0) << 16)
+
+
+@pytest.fixture
+def atsmachine(artifacts, request):
+    """Factory: atsmachine(iommu args, hmmdev props) -> (machine, EcamDev)."""
+    import os
+    from qemu.machine.qtest import QEMUQtestMachine
+    for var, val in SANITIZER_ENV.items():
+        os.environ.setdefault(var, val)
+    log_dir = artifacts.log_dir / request.node.name
+    machines = []
+
+    def factory(iommu: str | None = "intel-iommu,device-iotlb=on", props: str = ""):
+        log_dir.mkdir(parents=True, exist_ok=True)
+        args = [*artifacts.firmware_args, "-M", "q35", "-nodefaults", "-m", "256M",
+                "-d", "guest_errors", "-D", str(log_dir / "guest-errors.log")]
+        if iommu:
+            args += ["-device", iommu]     # the IOMMU comes before the devices it serves
+        args += ["-device", f"hmmdev,id=hmmdev0,addr={HMMDEV_SLOT:02x}.0{props}"]
+        m = QEMUQtestMachine(str(artifacts.qemu), base_temp_dir=str(log_dir), args=args)
+        m.launch()
+        machines.append(m)
+        d = EcamDev(m, devfn=HMMDEV_SLOT << 3)
+        d.ecam_enable()
+        return m, d
+
+    yield factory
+    reports, errors = [], []
+    for m in machines:
+        report, err = _stop_and_check(m, log_dir)
+        reports += [report] if report else []
+        errors += [err] if err else []
+    if reports:
+        pytest.fail("\n\n".join(reports), pytrace=False)
+    if errors:
+        raise errors[0]
+
+
+def sg_read_pages(hw: Hw, q, src: int, npages: int, dst: int) -> None:
+    """One SG_COPY: npages 4 KiB pages from src (DMA address) to dst."""
+    lst = hw.alloc.alloc(32 * npages, zero=True)
+    for i in range(npages):
+        hw.dev.memwrite(lst + 32 * i, (src + i * PAGE).to_bytes(8, "little") +
+                        (dst + i * PAGE).to_bytes(8, "little") +
+                        PAGE.to_bytes(4, "little") + bytes(12))
+    c = q.run(SG, (lst, npages))
+    assert c.code == 0, c
+
+
+def test_ats_cap_exposed_with_device_iotlb(atsmachine):
+    # intel-iommu with device-iotlb=on: the ATS capability is there, Enable clear.
+    _, d = atsmachine()
+    cap = d.ext_cap(PCI_EXT_CAP_ID_ATS)
+    assert cap == 0x100
+    assert d.ats_ctrl() & PCI_ATS_CTRL_ENABLE == 0
+
+
+@pytest.mark.parametrize("iommu,props", [
+    (None, ""),                                     # no IOMMU: nothing to ask
+    ("intel-iommu,device-iotlb=off", ""),           # would abort QEMU on Enable
+    ("intel-iommu,device-iotlb=on", ",ats=off"),    # forced off
+], ids=["no-iommu", "device-iotlb-off", "ats-off"])
+def test_no_ats_cap(atsmachine, iommu, props):
+    m, d = atsmachine(iommu, props)
+    assert d.ext_cap(PCI_EXT_CAP_ID_ATS) is None
+    # Writing where the capability would be is harmless, and QEMU lives on.
+    d.writel(d.ecam(0x104), PCI_ATS_CTRL_ENABLE << 16)
+    assert d.cfg_readl(0) & 0xFFFF == R["HMMDEV_PCI_VENDOR_ID"]
+    assert m.cmd("qom-get", path="/machine/peripheral/hmmdev0", property="stat-atc-hits") == 0
+
+
+def test_ats_on_without_iommu_is_refused(artifacts, tmp_path):
+    # ats=on cannot be honoured without device-IOTLB support: realize fails cleanly.
+    import subprocess
+    for iommu in ([], ["-device", "intel-iommu,device-iotlb=off"]):
+        p = subprocess.run([str(artifacts.qemu), *artifacts.firmware_args, "-M", "q35",
+                            "-nodefaults", "-display", "none", "-S", *iommu,
+                            "-device", "hmmdev,ats=on"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 1, p.stderr
+        assert "ats=on needs an IOMMU with device-IOTLB support" in p.stderr
+
+
+@pytest.mark.parametrize("val", ["0", "65537"])
+def test_atc_entries_validated(artifacts, val):
+    import subprocess
+    p = subprocess.run([str(artifacts.qemu), *artifacts.firmware_args, "-M", "q35",
+                        "-nodefaults", "-display", "none", "-S",
+                        "-device", f"hmmdev,atc-entries={val}"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "atc-entries must be 1..65536" in p.stderr, p.stderr
+
+
+def test_atc_counters_present_and_zero(atsmachine):
+    m, _ = atsmachine()
+    for name in ATC_STATS:
+        assert m.cmd("qom-get", path="/machine/peripheral/hmmdev0",
+                     property=f"stat-{name}") == 0, name
+
+
+def test_ats_disabled_goes_through_iommu(atsmachine):
+    # Capability present, Enable clear: DMA works and the ATC is not used.
+    m, d = atsmachine()
+    hw = Hw(m, d)
+    src = hw.alloc.alloc(4 * PAGE)
+    dst = hw.alloc.alloc(4 * PAGE, zero=True)
+    data = bytes((i * 13) & 0xFF for i in range(4 * PAGE))
+    d.memwrite(src, data)
+    sg_read_pages(hw, d.queue(hw.alloc), src, 4, dst)
+    assert d.memread(dst, 4 * PAGE) == data
+    assert d.stats("atc-hits", "atc-misses") == {"atc-hits": 0, "atc-misses": 0}
+
+
+def test_ats_enable_hits_and_misses(atsmachine):
+    # ATS Enable set: the first pass misses once per page (data and ring pages),
+    # the second pass over the same pages only hits.  The data is right.
+    m, d = atsmachine()
+    hw = Hw(m, d)
+    d.set_ats(True)
+    assert d.ats_ctrl() & PCI_ATS_CTRL_ENABLE
+    q = d.queue(hw.alloc)
+    n = 8
+    src = hw.alloc.alloc(n * PAGE)
+    dst = hw.alloc.alloc(n * PAGE, zero=True)
+    data = bytes((i * 7 + 1) & 0xFF for i in range(n * PAGE))
+    d.memwrite(src, data)
+    sg_read_pages(hw, q, src, n, dst)
+    assert d.memread(dst, n * PAGE) == data
+    first = d.stats("atc-hits", "atc-misses")
+    assert first["atc-misses"] >= 2 * n, first       # every src and dst page
+    d.memwrite(dst, bytes(n * PAGE))
+    sg_read_pages(hw, q, src, n, dst)
+    assert d.memread(dst, n * PAGE) == data
+    second = d.stats("atc-hits", "atc-misses")
+    # Only the new SG list page may miss; the 2n data pages all hit.
+    assert second["atc-misses"] - first["atc-misses"] <= 1, (first, second)
+    assert second["atc-hits"] - first["atc-hits"] >= 2 * n, (first, second)
+    assert d.stat("atc-translation-failures") == 0
+
+
+def test_atc_lru_reach(atsmachine):
+    # A working set larger than the ATC thrashes an LRU cache when swept in order;
+    # one that fits is all hits on the second sweep.
+    entries = 16
+    m, d = atsmachine(props=f",atc-entries={entries}")
+    hw = Hw(m, d)
+    d.set_ats(True)
+    q = d.queue(hw.alloc)
+    dst = hw.alloc.alloc(PAGE, zero=True)
+    lst = hw.alloc.alloc(32 * 64, zero=True)
+
+    def sweep(src, npages):
+        for i in range(npages):
+            d.memwrite(lst + 32 * i, (src + i * PAGE).to_bytes(8, "little") +
+                       dst.to_bytes(8, "little") + PAGE.to_bytes(4, "little") + bytes(12))
+        before = d.stats("atc-hits", "atc-misses")
+        assert q.run(SG, (lst, npages)).code == 0
+        after = d.stats("atc-hits", "atc-misses")
+        return {k: after[k] - before[k] for k in after}
+
+    small = hw.alloc.alloc(8 * PAGE)
+    sweep(small, 8)
+    warm = sweep(small, 8)
+    assert warm["atc-misses"] == 0, warm
+    big = hw.alloc.alloc(2 * entries * PAGE)
+    sweep(big, 2 * entries)
+    cold = sweep(big, 2 * entries)
+    assert cold["atc-misses"] >= 2 * entries, cold
+    assert d.stat("atc-evictions") > 0
+
+
+def test_ats_disable_flushes_and_bypasses(atsmachine):
+    # Clearing Enable empties the ATC; later DMA goes through the IOMMU again.
+    m, d = atsmachine()
+    hw = Hw(m, d)
+    d.set_ats(True)
+    q = d.queue(hw.alloc)
+    src = hw.alloc.alloc(PAGE)
+    dst = hw.alloc.alloc(PAGE, zero=True)
+    d.memwrite(src, b"\x5a" * PAGE)
+    sg_read_pages(hw, q, src, 1, dst)
+    d.set_ats(False)
+    assert d.ats_ctrl() & PCI_ATS_CTRL_ENABLE == 0
+    before = d.stats("atc-hits", "atc-misses")
+    d.memwrite(dst, bytes(PAGE))
+    sg_read_pages(hw, q, src, 1, dst)
+    assert d.memread(dst, PAGE) == b"\x5a" * PAGE
+    assert d.stats("atc-hits", "atc-misses") == before
+    # Enable again: the cache starts empty, so the same pages miss again.
+    d.set_ats(True)
+    sg_read_pages(hw, q, src, 1, dst)
+    assert d.stat("atc-misses") > before["atc-misses"]
+
+
+def test_ats_bus_master_off_fails_cleanly(atsmachine):
+    # Bus master off with cached translations: no DMA at all, the ring fetch fails.
+    m, d = atsmachine()
+    hw = Hw(m, d)
+    d.set_ats(True)
+    q = d.queue(hw.alloc)
+    src = hw.alloc.alloc(PAGE)
+    dst = hw.alloc.alloc(PAGE, zero=True)
+    d.memwrite(src, b"\x11" * PAGE)
+    sg_read_pages(hw, q, src, 1, dst)
+    d.cfg_writew(0x04, d.cfg_readw(0x04) & ~0x4)
+    d.memwrite(dst, bytes(PAGE))
+    q.submit(SG, (0, 1))
+    d.wait_for(lambda: d.qreg(0, "STATUS") & R["HMMDEV_QSTATUS_ERROR"], what="ring error")
+    assert d.memread(dst, PAGE) == bytes(PAGE)
+
+
+def test_reset_with_ats_enabled(atsmachine):
+    # Device reset empties the ATC; a system reset clears ATS Enable.
+    m, d = atsmachine()
+    hw = Hw(m, d)
+    d.set_ats(True)
+    q = d.queue(hw.alloc)
+    src = hw.alloc.alloc(PAGE)
+    dst = hw.alloc.alloc(PAGE, zero=True)
+    sg_read_pages(hw, q, src, 1, dst)
+    d.set_reg("CONTROL", R["HMMDEV_CONTROL_RESET"])
+    misses = d.stat("atc-misses")
+    q = d.queue(hw.alloc)
+    sg_read_pages(hw, q, src, 1, dst)
+    assert d.stat("atc-misses") > misses
+    m.cmd("system_reset")
+    d.ecam_enable()
+    d.wait_for(lambda: d.ext_cap(PCI_EXT_CAP_ID_ATS) == 0x100, what="config space after reset")
+    assert d.ats_ctrl() & PCI_ATS_CTRL_ENABLE == 0
+
+
+def test_atc_miss_requests_the_rest_of_the_access(atsmachine):
+    # One 32-page SG entry: every page misses once, but a Translation Request
+    # covers up to 16 pages of the access, so there are far fewer requests.
+    m, d = atsmachine()
+    hw = Hw(m, d)
+    d.set_ats(True)
+    q = d.queue(hw.alloc)
+    n = 32
+    src = hw.alloc.alloc(n * PAGE)
+    dst = hw.alloc.alloc(n * PAGE, zero=True)
+    data = bytes((i * 3 + 5) & 0xFF for i in range(n * PAGE))
+    d.memwrite(src, data)
+    lst = hw.alloc.alloc(32, zero=True)
+    d.memwrite(lst, src.to_bytes(8, "little") + dst.to_bytes(8, "little") +
+               (n * PAGE).to_bytes(4, "little") + bytes(12))
+    before = d.stats("atc-hits", "atc-misses", "atc-requests")
+    assert q.run(SG, (lst, 1)).code == 0
+    assert d.memread(dst, n * PAGE) == data
+    s = d.stats("atc-hits", "atc-misses", "atc-requests")
+    misses = s["atc-misses"] - before["atc-misses"]
+    requests = s["atc-requests"] - before["atc-requests"]
+    assert misses >= 2 * n, s                   # a prefetched page is still a miss
+    assert requests <= 2 * n // 16 + 4, s       # data in 16-page requests, plus the ring
+    # The second pass hits everywhere (64 entries of reach is plenty).
+    assert q.run(SG, (lst, 1)).code == 0
+    s2 = d.stats("atc-hits", "atc-misses", "atc-requests")
+    assert s2["atc-misses"] == s["atc-misses"] and s2["atc-requests"] == s["atc-requests"], s2
+    assert s2["atc-hits"] - s["atc-hits"] >= 2 * n
+
+
+def test_ats_races_with_reset_disable_and_toggle(atsmachine):
+    # Streams of misses (every translation request needs the BQL) while the
+    # BQL side resets the device, disables the queue and toggles ATS Enable:
+    # whoever waits for the worker serves its request, so nothing deadlocks,
+    # and afterwards the device still copies correctly through the ATC.
+    import random
+    m, d = atsmachine(props=",atc-entries=8")
+    hw = Hw(m, d)
+    d.set_ats(True)
+    n = 256
+    src = hw.alloc.alloc(n * PAGE)
+    dst = hw.alloc.alloc(n * PAGE, zero=True)
+    lst = hw.alloc.alloc(32 * n, zero=True)
+    for i in range(n):
+        d.memwrite(lst + 32 * i, (src + i * PAGE).to_bytes(8, "little") +
+                   (dst + ((i * 7) % n) * PAGE).to_bytes(8, "little") +
+                   PAGE.to_bytes(4, "little") + bytes(12))
+    rng = random.Random(7)
+    requests = d.stat("atc-requests")
+    for round_ in range(60):
+        q = d.queue(hw.alloc, size=8)
+        for _ in range(4):
+            q.submit(SG, (lst, n))
+        action = rng.choice(("reset", "disable", "toggle", "master"))
+        if action == "reset":
+            d.set_reg("CONTROL", R["HMMDEV_CONTROL_RESET"])
+        elif action == "disable":
+            d.set_qreg(0, "CTRL", 0)
+        elif action == "toggle":
+            d.set_ats(False)
+            d.set_ats(True)
+            d.set_qreg(0, "CTRL", 0)
+        else:
+            d.cfg_writew(0x04, d.cfg_readw(0x04) & ~0x4)
+            d.set_qreg(0, "CTRL", 0)
+            d.cfg_writew(0x04, d.cfg_readw(0x04) | 0x4)
+        assert d.reg("ID") == R["HMMDEV_ID_MAGIC"]
+    assert d.stat("atc-requests") > requests
+    # Still coherent and working.
+    d.set_reg("CONTROL", R["HMMDEV_CONTROL_RESET"])
+    data = bytes((i * 11) & 0xFF for i in range(8 * PAGE))
+    d.memwrite(src, data)
+    d.memwrite(dst, bytes(8 * PAGE))
+    q = d.queue(hw.alloc)
+    sg_read_pages(hw, q, src, 8, dst)
+    assert d.memread(dst, 8 * PAGE) == data
