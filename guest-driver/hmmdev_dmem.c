@@ -660,8 +660,8 @@ out:
 }
 
 static int dmem_migrate_range(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
-			      unsigned long *src, unsigned long *dst, struct page **pool,
-			      u64 *migrated, u64 *skipped);
+			      bool strict, unsigned long *src, unsigned long *dst,
+			      struct page **pool, u64 *migrated, u64 *skipped);
 
 /**
  * hmmdev_dmem_migrate() - migrate a VA range of a context's process
@@ -694,7 +694,7 @@ int hmmdev_dmem_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
 	dst = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dst), GFP_KERNEL);
 	pool = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*pool), GFP_KERNEL);
 	if (src && dst && pool)
-		ret = dmem_migrate_range(ctx, start, end, to_dev, src, dst, pool,
+		ret = dmem_migrate_range(ctx, start, end, to_dev, false, src, dst, pool,
 					 migrated, skipped);
 	kvfree(src);
 	kvfree(dst);
@@ -703,55 +703,39 @@ int hmmdev_dmem_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
 }
 
 /**
- * hmmdev_dmem_migrate_vma() - migrate part of one VMA, whatever its kind
- * @ctx: the context whose process owns @vma
- * @vma: the VMA; the caller holds mmap_read_lock() of its mm
- * @start: first VA, page aligned, inside @vma
- * @end: VA after the last, page aligned, at most @vma->vm_end
+ * hmmdev_dmem_migrate_strict() - migrate a VA range with test_hmm's VMA rules
+ * @ctx: the context (current->mm is its mm)
+ * @start: first VA, page aligned
+ * @end: VA after the last, page aligned
  * @to_dev: to device memory, else to system memory
  * @migrated: out: pages moved
  *
- * Unlike hmmdev_dmem_migrate() the VMA is not filtered first: what
- * migrate_vma_setup() refuses (hugetlb, VM_SPECIAL, DAX) is its error, and
- * pages it cannot move stay where they are.  This is test_hmm's contract,
- * which the dmirror personality (hmmdev_dmirror.c) keeps.
+ * Unlike hmmdev_dmem_migrate() a hole or a VMA without VM_READ is -EINVAL,
+ * and VMAs are not filtered first: what migrate_vma_setup() refuses
+ * (hugetlb, VM_SPECIAL, DAX) is its error, and pages it cannot move stay
+ * where they are.  This is the contract of test_hmm's migrate ioctls, which
+ * the dmirror personality (hmmdev_dmirror.c) keeps.
  *
- * Return: 0, migrate_vma_setup()'s error, -ENODEV (device going away),
- * -EOPNOTSUPP (no device memory), -ENOMEM.
+ * Return: 0, -EINVAL, migrate_vma_setup()'s error, -EIO (device failed),
+ * -ENODEV (device going away), -EOPNOTSUPP (no device memory), -ENOMEM.
  */
-int hmmdev_dmem_migrate_vma(struct hmmdev_ctx *ctx, struct vm_area_struct *vma,
-			    u64 start, u64 end, bool to_dev, u64 *migrated)
+int hmmdev_dmem_migrate_strict(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
+			       u64 *migrated)
 {
-	struct hmmdev_dmem *dm = &ctx->hd->dmem;
 	unsigned long *src, *dst;
 	struct page **pool;
-	u64 addr, next, skipped = 0;
+	u64 skipped = 0;
 	int ret = -ENOMEM;
 
 	*migrated = 0;
-	if (!dm->enabled)
+	if (!ctx->hd->dmem.enabled)
 		return -EOPNOTSUPP;
 	src = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*src), GFP_KERNEL);
 	dst = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dst), GFP_KERNEL);
 	pool = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*pool), GFP_KERNEL);
-	if (!src || !dst || !pool)
-		goto out;
-	down_read(&dm->users);
-	ret = 0;
-	if (dm->stopping || ctx->detached)
-		ret = -ENODEV;
-	else if (READ_ONCE(ctx->hd->failed))
-		ret = -EIO;
-	for (addr = start; addr < end && !ret; addr = next) {
-		next = min_t(u64, end, addr + HMMDEV_MIGRATE_PAGES * PAGE_SIZE);
-		ret = dmem_migrate_chunk(ctx, vma, addr, next, to_dev, src, dst, pool,
+	if (src && dst && pool)
+		ret = dmem_migrate_range(ctx, start, end, to_dev, true, src, dst, pool,
 					 migrated, &skipped);
-	}
-	up_read(&dm->users);
-	hmmdev_count(ctx, to_dev ? HMMDEV_STAT_MIGRATED_TO_DEV : HMMDEV_STAT_MIGRATED_TO_SYS,
-		     *migrated);
-	hmmdev_count(ctx, HMMDEV_STAT_MIGRATE_SKIPPED, skipped);
-out:
 	kvfree(src);
 	kvfree(dst);
 	kvfree(pool);
@@ -844,14 +828,18 @@ void hmmdev_dmem_fault_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool 
 
 	if (!dm->enabled)
 		return;
-	dmem_migrate_range(ctx, start, end, to_dev, dm->fm_src, dm->fm_dst, dm->fm_pool,
+	dmem_migrate_range(ctx, start, end, to_dev, false, dm->fm_src, dm->fm_dst, dm->fm_pool,
 			   &migrated, &skipped);
 }
 
-/* hmmdev_dmem_migrate() with the caller's scratch arrays (HMMDEV_MIGRATE_PAGES). */
+/*
+ * hmmdev_dmem_migrate() (or, @strict, hmmdev_dmem_migrate_strict()) with the
+ * caller's scratch arrays (HMMDEV_MIGRATE_PAGES).  Lock order: dm->users,
+ * then mmap_lock.
+ */
 static int dmem_migrate_range(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
-			      unsigned long *src, unsigned long *dst, struct page **pool,
-			      u64 *migrated, u64 *skipped)
+			      bool strict, unsigned long *src, unsigned long *dst,
+			      struct page **pool, u64 *migrated, u64 *skipped)
 {
 	struct hmmdev *hd = ctx->hd;
 	struct hmmdev_dmem *dm = &hd->dmem;
@@ -880,12 +868,12 @@ static int dmem_migrate_range(struct hmmdev_ctx *ctx, u64 start, u64 end, bool t
 			break;
 		}
 		vma = vma_lookup(mm, addr);
-		if (!vma) {
-			ret = -EFAULT;
+		if (!vma || (strict && !(vma->vm_flags & VM_READ))) {
+			ret = strict ? -EINVAL : -EFAULT;
 			break;
 		}
 		next = min3(end, (u64)vma->vm_end, addr + HMMDEV_MIGRATE_PAGES * PAGE_SIZE);
-		if (!dmem_vma_migratable(vma)) {
+		if (!strict && !dmem_vma_migratable(vma)) {
 			/* stays (mirrored) in system memory */
 			if (to_dev)
 				nonmig += (next - addr) >> PAGE_SHIFT;

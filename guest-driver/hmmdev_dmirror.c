@@ -609,31 +609,16 @@ static int dmirror_read_back(struct dmirror *dmi, struct hmm_dmirror_cmd *cmd)
 /* MIGRATE_TO_DEV / MIGRATE_TO_SYS with test_hmm's VMA rules. */
 static int dmirror_migrate(struct dmirror *dmi, struct hmm_dmirror_cmd *cmd, bool to_dev)
 {
-	u64 end = cmd->addr + (cmd->npages << PAGE_SHIFT), addr, next, moved;
-	struct mm_struct *mm = dmi->ctx->mm;
-	struct vm_area_struct *vma;
-	int ret = 0;
+	u64 end = cmd->addr + (cmd->npages << PAGE_SHIFT), moved;
+	int ret;
 
-	if (!mmget_not_zero(mm))
-		return -EINVAL;
-	mmap_read_lock(mm);
-	for (addr = cmd->addr; addr < end; addr = next) {
-		vma = vma_lookup(mm, addr);
-		if (!vma || !(vma->vm_flags & VM_READ)) {
-			ret = -EINVAL;
-			break;
-		}
-		next = min_t(u64, end, vma->vm_end);
-		ret = hmmdev_dmem_migrate_vma(dmi->ctx, vma, addr, next, to_dev, &moved);
-		if (ret)
-			break;
-		if (!to_dev)
-			cmd->cpages += moved;
-	}
-	mmap_read_unlock(mm);
-	mmput(mm);
-	if (ret || !to_dev)
+	ret = hmmdev_dmem_migrate_strict(dmi->ctx, cmd->addr, end, to_dev, &moved);
+	if (ret)
 		return ret;
+	if (!to_dev) {
+		cmd->cpages = moved;
+		return 0;
+	}
 	return dmirror_read_back(dmi, cmd);
 }
 

@@ -374,8 +374,8 @@ int hmmdev_dmem_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
 			u64 *migrated, u64 *skipped);
 void hmmdev_dmem_fault_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev);
 void hmmdev_dmem_ctx_gone(struct hmmdev_ctx *ctx);
-int hmmdev_dmem_migrate_vma(struct hmmdev_ctx *ctx, struct vm_area_struct *vma,
-			    u64 start, u64 end, bool to_dev, u64 *migrated);
+int hmmdev_dmem_migrate_strict(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
+			       u64 *migrated);
 void hmmdev_dmem_evict_all(struct hmmdev *hd);
 void hmmdev_dmem_lost(struct hmmdev *hd);
 
