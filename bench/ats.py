@@ -234,7 +234,7 @@ def markdown(r: dict) -> str:
         lines += ["", "`*`: the largest working set that fits the ATC's reach.", ""]
     lines += [f"## Throughput, {r['throughput'][0]['bytes'] >> 20} MiB SG_COPY system to system "
               "(qtest, median)", "",
-              "| configuration | MB/s | ATC hits/rep | ATC misses/rep | requests/rep |",
+              "| configuration | MB/s | ATC hits/rep | ATC misses/rep | round trips/rep |",
               "|---|---|---|---|---|"]
     for x in r["throughput"]:
         lines.append(f"| {x['config']} | {x['mb_s']} | {x['atc_hits_per_rep']} | "

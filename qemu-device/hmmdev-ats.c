@@ -19,7 +19,10 @@
  *   duration of one page access, which never blocks on anything.
  * - Translation requests need the BQL (the IOMMU may raise a fault
  *   interrupt, and it must be ordered against its invalidations, which run
- *   under the BQL).  The worker posts its one request and waits; the
+ *   under the BQL).  The worker posts its one request and waits; one
+ *   request asks for several pages (the rest of the access, or the pages
+ *   an SG_COPY will touch next: hmmdev_ats_fetch_ahead()), so that one
+ *   main-loop round trip serves many misses.  The
  *   request is served by a bottom half or, when a thread under the BQL is
  *   waiting for the worker (reset, queue disable, unrealize), by that
  *   thread (hmmdev_ats_serve()).  The worker never holds an in-flight
@@ -50,6 +53,11 @@
 #define HMMDEV_ATS_RETRIES      16
 /* Pages one Translation Request may cover (of the access in progress). */
 #define HMMDEV_ATS_MAX_REQ      16
+/* x86 interrupt address window (MSI writes), untranslatable. */
+#define HMMDEV_ATS_MSI_BASE     0xfee00000ull
+#define HMMDEV_ATS_MSI_SIZE     0x100000ull
+/* Pages a batch must hold at least: a 64 KiB bounce chunk of each side. */
+#define HMMDEV_ATS_BATCH_MIN    34
 
 enum {
     HMMDEV_ATS_OK,              /* translated */
@@ -206,17 +214,21 @@ bool hmmdev_ats_serve_pending(HmmdevState *s)
 
 /*
  * Serve the worker's outstanding translation request, if any; BQL held,
- * no device lock held.  The result is cached here, under the BQL, so an
- * invalidation (also under the BQL) is always ordered after or before it.
+ * no device lock held.  The results are cached here, under the BQL, so an
+ * invalidation (also under the BQL) is always ordered after or before
+ * each of them.  The request lists up to HMMDEV_ATS_BATCH_MAX pages; all
+ * are translated in this one call, which is what amortizes the round trip
+ * to the main loop.
  */
 void hmmdev_ats_serve(HmmdevState *s)
 {
     HmmdevAts *a = &s->ats;
     PCIDevice *pdev = PCI_DEVICE(s);
     IOMMUTLBEntry res = { .perm = IOMMU_NONE };
+    uint64_t page[HMMDEV_ATS_BATCH_MAX];
     uint32_t err_count = 0, npages, i;
-    uint64_t iova;
-    bool write;
+    uint64_t iova = 0;
+    bool write = false, ahead;
     ssize_t n;
     int result = HMMDEV_ATS_OK;
 
@@ -227,22 +239,37 @@ void hmmdev_ats_serve(HmmdevState *s)
         return;
     }
     qatomic_set(&a->req_pending, false);
-    iova = a->req_iova;
-    write = a->req_write;
     npages = a->req_pages;
+    ahead = a->req_ahead;
+    memcpy(page, a->req_page, npages * sizeof(page[0]));
     qemu_mutex_unlock(&a->lock);
     HMMDEV_STAT_INC(s, atc_requests);
+    trace_hmmdev_ats_request(page[0] & ATC_PAGE_MASK, npages, ahead);
 
     /*
      * One page at a time, stopping at the first refusal: the device
-     * accesses these pages in order, so the IOMMU records a fault only for
-     * a page the device would really have reached.
+     * accesses these pages in this order, so the IOMMU records a fault
+     * only for a page the device would really have reached.  (A request
+     * for several pages at once would have the IOMMU translate, and fault,
+     * every one of them.)
      */
-    for (i = 0; i < npages && result == HMMDEV_ATS_OK;
-         i++, iova += ATC_PAGE_SIZE) {
-        n = pci_ats_request_translation(pdev, PCI_NO_PASID, false, false,
-                                        iova, ATC_PAGE_SIZE, !write, &res, 1,
-                                        &err_count);
+    for (i = 0; i < npages && result == HMMDEV_ATS_OK; i++) {
+        iova = page[i] & ATC_PAGE_MASK;
+        write = page[i] & 1;
+        if (iova >= HMMDEV_ATS_MSI_BASE &&
+            iova < HMMDEV_ATS_MSI_BASE + HMMDEV_ATS_MSI_SIZE) {
+            /*
+             * The interrupt window is never translated: intel-iommu
+             * asserts on a PASID-less ATS request there (QEMU 10.2).
+             * Refused as the IOMMU would, but without its fault record.
+             */
+            res = (IOMMUTLBEntry) { .perm = IOMMU_NONE };
+            n = 1;
+        } else {
+            n = pci_ats_request_translation(pdev, PCI_NO_PASID, false, false,
+                                            iova, ATC_PAGE_SIZE, !write, &res,
+                                            1, &err_count);
+        }
         qemu_mutex_lock(&a->lock);
         if (!a->enabled) {
             result = HMMDEV_ATS_BYPASS;
@@ -263,19 +290,19 @@ void hmmdev_ats_serve(HmmdevState *s)
 
             trace_hmmdev_ats_translate(iova, write, addr, res.perm);
             atc_insert_locked(s, iova, addr & ATC_PAGE_MASK, res.target_as,
-                              res.perm & IOMMU_WO, i > 0);
+                              res.perm & IOMMU_WO, ahead || i > 0);
         }
         qemu_mutex_unlock(&a->lock);
     }
     qemu_mutex_lock(&a->lock);
-    if (i > 1 && result != HMMDEV_ATS_OK) {
+    if ((ahead || i > 1) && result != HMMDEV_ATS_OK) {
         /*
-         * The first page is cached.  The access fails when it gets to the
-         * refused page: keep the answer for that one lookup, so the IOMMU
-         * does not record the same fault twice.
+         * The pages before it are cached.  The access fails when it gets
+         * to the refused page: keep the answer for that one lookup, so the
+         * IOMMU does not record the same fault twice.
          */
         if (result == HMMDEV_ATS_FAIL) {
-            a->neg_iova = iova - ATC_PAGE_SIZE;
+            a->neg_iova = iova;
             a->neg_write = write;
             a->neg_valid = true;
         }
@@ -292,16 +319,16 @@ static void hmmdev_ats_bh(void *opaque)
     hmmdev_ats_serve(opaque);
 }
 
-/* Worker: ask for translations of @npages from @page and wait; a->lock held. */
-static int atc_request_locked(HmmdevState *s, uint64_t page, uint32_t npages,
-                              bool write)
+/*
+ * Worker: ask for the translations of the a->req_pages pages in
+ * a->req_page[] and wait; a->lock held.
+ */
+static int atc_request_locked(HmmdevState *s, bool ahead)
 {
     HmmdevAts *a = &s->ats;
 
     a->neg_valid = false;
-    a->req_iova = page;
-    a->req_pages = npages;
-    a->req_write = write;
+    a->req_ahead = ahead;
     a->req_done = false;
     qatomic_set(&a->req_pending, true);
     qemu_mutex_unlock(&a->lock);
@@ -390,12 +417,13 @@ static int atc_get(HmmdevState *s, uint64_t iova, uint64_t len, bool write,
             trace_hmmdev_atc_miss(iova, write);
         }
         /* On success the entries are cached: look it up again. */
-        res = atc_request_locked(s, page,
-                                 MIN(MIN((iova - page + len + ATC_PAGE_SIZE - 1)
-                                         >> ATC_PAGE_SHIFT,
-                                         HMMDEV_ATS_MAX_REQ),
-                                     MAX(a->entries / 2, 1)),
-                                 write);
+        a->req_pages = MIN(MIN((iova - page + len + ATC_PAGE_SIZE - 1)
+                               >> ATC_PAGE_SHIFT, HMMDEV_ATS_MAX_REQ),
+                           MAX(a->entries / 2, 1));
+        for (int j = 0; j < a->req_pages; j++) {
+            a->req_page[j] = (page + j * ATC_PAGE_SIZE) | write;
+        }
+        res = atc_request_locked(s, false);
         if (res != HMMDEV_ATS_OK) {
             qemu_mutex_unlock(&a->lock);
             return res;
@@ -412,6 +440,120 @@ static void atc_put(HmmdevState *s, HmmdevAtsRef *r)
         qemu_cond_broadcast(&a->cond);
     }
     qemu_mutex_unlock(&a->lock);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Translating ahead                                                      */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * Pages one batch ahead may list: half the ATC, so a batch cannot evict
+ * its own pages (nor much else), and at most HMMDEV_ATS_BATCH_MAX.  0 (no
+ * batches) when ATS is off, or the ATC is too small to hold one 64 KiB
+ * bounce chunk of each side of a copy.
+ */
+uint32_t hmmdev_ats_batch_budget(HmmdevState *s)
+{
+    HmmdevAts *a = &s->ats;
+
+    if (!hmmdev_ats_active(s) || a->entries < 2 * HMMDEV_ATS_BATCH_MIN) {
+        return 0;
+    }
+    return MIN(a->entries / 2, HMMDEV_ATS_BATCH_MAX);
+}
+
+/* Pages [addr, addr + len) touches; len > 0. */
+uint32_t hmmdev_ats_batch_pages(uint64_t addr, uint64_t len)
+{
+    return ((addr + len - 1) >> ATC_PAGE_SHIFT) - (addr >> ATC_PAGE_SHIFT) + 1;
+}
+
+/*
+ * Append the pages of an access to @b, in order, as far as b->max allows
+ * (the caller checks with hmmdev_ats_batch_pages() what it needs whole).
+ */
+void hmmdev_ats_batch_add(HmmdevAtsBatch *b, uint64_t addr, uint64_t len,
+                          bool write)
+{
+    uint64_t page = addr & ATC_PAGE_MASK, end = addr + len;
+
+    for (; page < end && b->n < b->max; page += ATC_PAGE_SIZE) {
+        uint64_t p = page | write;
+
+        if (b->n && b->page[b->n - 1] == p) {
+            continue;
+        }
+        b->page[b->n++] = p;
+    }
+}
+
+/*
+ * Translate the pages of @b in one round trip, except those already cached
+ * with the access they need.  The ATC then holds them, marked "fetched
+ * ahead" (their first use counts as a miss).  Nothing fails here: at the
+ * first page the IOMMU refuses the batch stops, and the access that gets
+ * to that page fails on the kept answer (no second fault).  An
+ * invalidation, ATS Disable or reset may drop any of it meanwhile: then
+ * the access misses and asks again, as without a batch.
+ */
+void hmmdev_ats_fetch_ahead(HmmdevState *s, HmmdevAtsBatch *b)
+{
+    HmmdevAts *a = &s->ats;
+    uint32_t i, n = 0;
+
+    qemu_mutex_lock(&a->lock);
+    if (!a->enabled) {
+        qemu_mutex_unlock(&a->lock);
+        return;
+    }
+    for (i = 0; i < b->n; i++) {
+        uint64_t page = b->page[i] & ATC_PAGE_MASK;
+        bool write = b->page[i] & 1;
+        HmmdevAtcEntry *e = atc_find_locked(a, page);
+
+        if (a->neg_valid && a->neg_iova == page && a->neg_write == write) {
+            break;      /* refused already: the access fails there */
+        }
+        if (!e || (write && !e->write)) {
+            a->req_page[n++] = b->page[i];
+        }
+    }
+    if (n) {
+        a->req_pages = n;
+        atc_request_locked(s, true);
+    }
+    qemu_mutex_unlock(&a->lock);
+}
+
+/*
+ * No request needed for @addr: cached with that access, refused by the
+ * last request (kept for the access), or ATS off.
+ */
+bool hmmdev_ats_cached(HmmdevState *s, uint64_t addr, bool write)
+{
+    HmmdevAts *a = &s->ats;
+    HmmdevAtcEntry *e;
+    bool hit;
+
+    qemu_mutex_lock(&a->lock);
+    e = atc_find_locked(a, addr & ATC_PAGE_MASK);
+    hit = !a->enabled || (e && (!write || e->write)) ||
+          (a->neg_valid && a->neg_iova == (addr & ATC_PAGE_MASK) &&
+           a->neg_write == write);
+    qemu_mutex_unlock(&a->lock);
+    return hit;
+}
+
+/* The command is over: a refusal kept by its batch is no longer needed. */
+void hmmdev_ats_forget_ahead(HmmdevState *s)
+{
+    HmmdevAts *a = &s->ats;
+
+    if (qatomic_read(&a->neg_valid)) {
+        qemu_mutex_lock(&a->lock);
+        a->neg_valid = false;
+        qemu_mutex_unlock(&a->lock);
+    }
 }
 
 static bool hmmdev_bus_master(HmmdevState *s)

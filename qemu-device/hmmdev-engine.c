@@ -143,6 +143,87 @@ static HmmdevExec hmmdev_exec_fence(HmmdevState *s, HmmdevQueue *q)
     return HMMDEV_EXEC_DONE;
 }
 
+/*
+ * ATS, translating ahead for VA commands: a system page of the access at
+ * @src / @dst (NULL translation: no such stream) missed in the ATC.  Peek
+ * the leaf PTEs of each stream (hmmdev_mmu_peek()) and list the system
+ * pages the command will access from here on, in order, piece by piece as
+ * it goes (a piece ends at the first page end of either side: source page,
+ * then destination page), stopping where a peek stopped; then have them
+ * translated in one round trip.  Called inside the chunk.
+ */
+static void hmmdev_va_fetch_ahead(HmmdevState *s, HmmdevQueue *q,
+                                  uint64_t src, const HmmdevXlate *xs,
+                                  uint64_t dst, const HmmdevXlate *xd,
+                                  uint64_t len)
+{
+    uint64_t ps[HMMDEV_ATS_BATCH_MAX], pd[HMMDEV_ATS_BATCH_MAX];
+    uint64_t off, n, last_s = 1, last_d = 1, is = 0, id = 0;
+    uint32_t ns = 0, nd = 0, need;
+    HmmdevAtsBatch b;
+
+    b.n = 0;
+    b.max = hmmdev_ats_batch_budget(s);
+    if (!b.max) {
+        return;
+    }
+    if (xs) {
+        ns = hmmdev_mmu_peek(s, q->asid, src, HMMDEV_ACCESS_READ, ps,
+                             MIN(b.max, hmmdev_ats_batch_pages(src, len)));
+        if (!ns || ps[0] != ((xs->addr & ~4095ull) |
+                             (xs->loc == HMMDEV_LOC_DEVMEM))) {
+            return;
+        }
+    }
+    if (xd) {
+        nd = hmmdev_mmu_peek(s, q->asid, dst, HMMDEV_ACCESS_WRITE, pd,
+                             MIN(b.max, hmmdev_ats_batch_pages(dst, len)));
+        if (!nd || pd[0] != ((xd->addr & ~4095ull) |
+                             (xd->loc == HMMDEV_LOC_DEVMEM))) {
+            return;
+        }
+    }
+    for (off = 0; off < len; off += n) {
+        n = len - off;
+        if (xs) {
+            n = MIN(n, 4096 - ((src + off) & 4095));
+            is = ((src + off) >> 12) - (src >> 12);
+            if (is >= ns) {
+                break;
+            }
+        }
+        if (xd) {
+            n = MIN(n, 4096 - ((dst + off) & 4095));
+            id = ((dst + off) >> 12) - (dst >> 12);
+            if (id >= nd) {
+                break;
+            }
+        }
+        need = (xs && !(ps[is] & 1) && ps[is] != last_s) +
+               (xd && !(pd[id] & 1) && pd[id] != last_d);
+        if (b.n + need > b.max) {
+            break;
+        }
+        if (xs && !(ps[is] & 1) && ps[is] != last_s) {
+            b.page[b.n++] = ps[is];
+            last_s = ps[is];
+        }
+        if (xd && !(pd[id] & 1) && pd[id] != last_d) {
+            b.page[b.n++] = pd[id] | 1;
+            last_d = pd[id];
+        }
+    }
+    if (b.n) {
+        hmmdev_ats_fetch_ahead(s, &b);
+    }
+}
+
+/* The system side of @x misses in the ATC (ATS on)? */
+static bool hmmdev_va_misses(HmmdevState *s, const HmmdevXlate *x, bool write)
+{
+    return x->loc == HMMDEV_LOC_SYS && !hmmdev_ats_cached(s, x->addr, write);
+}
+
 static HmmdevExec hmmdev_exec_copy(HmmdevState *s, HmmdevQueue *q)
 {
     struct HmmdevCmd *c = &q->cmd;
@@ -178,6 +259,11 @@ static HmmdevExec hmmdev_exec_copy(HmmdevState *s, HmmdevQueue *q)
         if (!hmmdev_mmu_translate(s, q->asid, dst + off, HMMDEV_ACCESS_WRITE,
                                   &xd, &f)) {
             return hmmdev_xlate_fail(s, q, dst + off, HMMDEV_ACCESS_WRITE, &f);
+        }
+        if (hmmdev_ats_active(s) &&
+            (hmmdev_va_misses(s, &xs, false) || hmmdev_va_misses(s, &xd, true))) {
+            hmmdev_va_fetch_ahead(s, q, src + off, &xs, dst + off, &xd,
+                                  len - off);
         }
         n = MIN(len - off, MIN(xs.len, xd.len));
         ok = hmmdev_move(s, xs.loc, xs.addr, xd.loc, xd.addr, n);
@@ -223,6 +309,9 @@ static HmmdevExec hmmdev_exec_fill(HmmdevState *s, HmmdevQueue *q)
         if (!hmmdev_mmu_translate(s, q->asid, dst + off, HMMDEV_ACCESS_WRITE,
                                   &xd, &f)) {
             return hmmdev_xlate_fail(s, q, dst + off, HMMDEV_ACCESS_WRITE, &f);
+        }
+        if (hmmdev_ats_active(s) && hmmdev_va_misses(s, &xd, true)) {
+            hmmdev_va_fetch_ahead(s, q, 0, NULL, dst + off, &xd, len - off);
         }
         n = MIN(len - off, xd.len);
         for (done = 0; ok && done < n; done += HMMDEV_BOUNCE_SIZE) {
@@ -308,6 +397,9 @@ static HmmdevExec hmmdev_exec_sum64(HmmdevState *s, HmmdevQueue *q)
         if (!hmmdev_mmu_translate(s, q->asid, src + off, HMMDEV_ACCESS_READ,
                                   &x, &f)) {
             return hmmdev_xlate_fail(s, q, src + off, HMMDEV_ACCESS_READ, &f);
+        }
+        if (hmmdev_ats_active(s) && hmmdev_va_misses(s, &x, false)) {
+            hmmdev_va_fetch_ahead(s, q, src + off, &x, 0, NULL, len - off);
         }
         n = MIN(len - off, x.len);
         for (done = 0; ok && done < n; done += HMMDEV_BOUNCE_SIZE) {
@@ -419,10 +511,121 @@ static HmmdevExec hmmdev_exec_tlb_inv(HmmdevState *s, HmmdevQueue *q)
     return hmmdev_cmd_error(q, err);
 }
 
+/* Decode and check one SG entry (little-endian in place). */
+static uint32_t hmmdev_sg_decode(HmmdevState *s, struct HmmdevSgEntry *e,
+                                 HmmdevLoc *sl, HmmdevLoc *dl)
+{
+    e->src = le64_to_cpu(e->src);
+    e->dst = le64_to_cpu(e->dst);
+    e->len = le32_to_cpu(e->len);
+    e->flags = le32_to_cpu(e->flags);
+    *sl = (e->flags & HMMDEV_SG_SRC_DEVMEM) ? HMMDEV_LOC_DEVMEM
+                                            : HMMDEV_LOC_SYS;
+    *dl = (e->flags & HMMDEV_SG_DST_DEVMEM) ? HMMDEV_LOC_DEVMEM
+                                            : HMMDEV_LOC_SYS;
+    if (!e->len || e->rsvd ||
+        (e->flags & ~(HMMDEV_SG_SRC_DEVMEM | HMMDEV_SG_DST_DEVMEM))) {
+        return HMMDEV_ERR_BAD_CMD;
+    }
+    if ((*sl == HMMDEV_LOC_DEVMEM && !hmmdev_devmem_range_ok(s, e->src, e->len)) ||
+        (*dl == HMMDEV_LOC_DEVMEM && !hmmdev_devmem_range_ok(s, e->dst, e->len))) {
+        return HMMDEV_ERR_DEVMEM_RANGE;
+    }
+    return HMMDEV_ERR_NONE;
+}
+
+/*
+ * With ATS, translate ahead: list the system pages the SG_COPY will access
+ * from (q->progress, q->sg_offset) on, in the order it accesses them (see
+ * hmmdev_move(): a system-to-system copy goes through the bounce buffer,
+ * source chunk then destination chunk), up to the batch budget, and have
+ * them translated in one round trip.  The entries read are those of the
+ * current SG-list page (which the command has just read, so no new
+ * translation); the window stops before an entry that would fail to
+ * decode.  The next SG-list page goes last.  True with the window's end in
+ * *pf_entry, *pf_off: the caller cuts its pieces there, so the pieces start
+ * where the listing assumed.
+ */
+static bool hmmdev_sg_fetch_ahead(HmmdevState *s, HmmdevQueue *q,
+                                  uint64_t list, uint64_t count,
+                                  uint64_t *pf_entry, uint64_t *pf_off)
+{
+    static const MemTxAttrs attrs = { .memory = 1 };
+    struct HmmdevSgEntry ent[4096 / HMMDEV_SG_ENTRY_SIZE];
+    HmmdevAtsBatch b;
+    uint64_t entry = q->progress, first = list + entry * HMMDEV_SG_ENTRY_SIZE;
+    uint64_t k, i, o = 0, next;
+
+    b.n = 0;
+    b.max = hmmdev_ats_batch_budget(s);
+    if (!b.max || qatomic_read(&s->inject_dma_fail)) {
+        return false;
+    }
+    k = MIN(count - entry,
+            (4096 - (first & 4095)) / HMMDEV_SG_ENTRY_SIZE);
+    k = MAX(k, 1);
+    /* Straight through the ATC: no injected failure taken, nothing logged. */
+    if (hmmdev_ats_rw(s, first, ent, k * HMMDEV_SG_ENTRY_SIZE,
+                      DMA_DIRECTION_TO_DEVICE, attrs) != MEMTX_OK) {
+        return false;
+    }
+    for (i = 0; i < k; i++) {
+        struct HmmdevSgEntry *e = &ent[i];
+        HmmdevLoc sl, dl;
+
+        if (hmmdev_sg_decode(s, e, &sl, &dl) != HMMDEV_ERR_NONE) {
+            break;
+        }
+        o = i ? 0 : q->sg_offset;
+        if (sl == HMMDEV_LOC_SYS && dl == HMMDEV_LOC_SYS) {
+            while (o < e->len) {
+                uint64_t c = MIN(e->len - o, HMMDEV_BOUNCE_SIZE);
+
+                if (b.n + hmmdev_ats_batch_pages(e->src + o, c) +
+                    hmmdev_ats_batch_pages(e->dst + o, c) > b.max) {
+                    goto full;
+                }
+                hmmdev_ats_batch_add(&b, e->src + o, c, false);
+                hmmdev_ats_batch_add(&b, e->dst + o, c, true);
+                o += c;
+            }
+        } else if (sl == HMMDEV_LOC_SYS || dl == HMMDEV_LOC_SYS) {
+            uint64_t addr = sl == HMMDEV_LOC_SYS ? e->src : e->dst;
+
+            while (o < e->len) {
+                uint64_t c = MIN(e->len - o, 4096 - ((addr + o) & 4095));
+
+                if (b.n >= b.max) {
+                    goto full;
+                }
+                hmmdev_ats_batch_add(&b, addr + o, c, dl == HMMDEV_LOC_SYS);
+                o += c;
+            }
+        }
+    }
+    o = 0;
+full:
+    *pf_entry = entry + i;
+    *pf_off = o;
+    if (*pf_entry == entry && *pf_off <= q->sg_offset) {
+        return false;               /* nothing fits: no window */
+    }
+    next = *pf_entry + (*pf_off ? 1 : 0);
+    if (next < count && b.n < b.max) {
+        hmmdev_ats_batch_add(&b, list + next * HMMDEV_SG_ENTRY_SIZE,
+                             MIN(count - next, 4096 / HMMDEV_SG_ENTRY_SIZE) *
+                             HMMDEV_SG_ENTRY_SIZE, false);
+    }
+    hmmdev_ats_fetch_ahead(s, &b);
+    return true;
+}
+
 static HmmdevExec hmmdev_exec_sg_copy(HmmdevState *s, HmmdevQueue *q)
 {
     struct HmmdevCmd *c = &q->cmd;
     uint64_t list = c->arg[0], count = c->arg[1];
+    uint64_t pf_entry = 0, pf_off = 0;
+    bool ahead = false;
 
     if (c->cdw1 || !hmmdev_args_clean(c, 0x3) || (list & 7) ||
         count < 1 || count > HMMDEV_SG_MAX_ENTRIES) {
@@ -441,23 +644,7 @@ static HmmdevExec hmmdev_exec_sg_copy(HmmdevState *s, HmmdevQueue *q)
                            sizeof(e), DMA_DIRECTION_TO_DEVICE)) {
             err = HMMDEV_ERR_RING_DMA;
         } else {
-            e.src = le64_to_cpu(e.src);
-            e.dst = le64_to_cpu(e.dst);
-            e.len = le32_to_cpu(e.len);
-            e.flags = le32_to_cpu(e.flags);
-            sl = (e.flags & HMMDEV_SG_SRC_DEVMEM) ? HMMDEV_LOC_DEVMEM
-                                                  : HMMDEV_LOC_SYS;
-            dl = (e.flags & HMMDEV_SG_DST_DEVMEM) ? HMMDEV_LOC_DEVMEM
-                                                  : HMMDEV_LOC_SYS;
-            if (!e.len || e.rsvd ||
-                (e.flags & ~(HMMDEV_SG_SRC_DEVMEM | HMMDEV_SG_DST_DEVMEM))) {
-                err = HMMDEV_ERR_BAD_CMD;
-            } else if ((sl == HMMDEV_LOC_DEVMEM &&
-                        !hmmdev_devmem_range_ok(s, e.src, e.len)) ||
-                       (dl == HMMDEV_LOC_DEVMEM &&
-                        !hmmdev_devmem_range_ok(s, e.dst, e.len))) {
-                err = HMMDEV_ERR_DEVMEM_RANGE;
-            }
+            err = hmmdev_sg_decode(s, &e, &sl, &dl);
         }
         if (err) {
             trace_hmmdev_err_sg(hmmdev_queue_index(s, q), q->progress, err);
@@ -474,6 +661,17 @@ static HmmdevExec hmmdev_exec_sg_copy(HmmdevState *s, HmmdevQueue *q)
 
             if (hmmdev_stop_requested(s, q)) {
                 return HMMDEV_EXEC_ABORT;
+            }
+            if (sl == HMMDEV_LOC_SYS || dl == HMMDEV_LOC_SYS) {
+                if (!ahead || q->progress > pf_entry ||
+                    (q->progress == pf_entry && q->sg_offset >= pf_off)) {
+                    ahead = hmmdev_sg_fetch_ahead(s, q, list, count,
+                                                  &pf_entry, &pf_off);
+                }
+                if (ahead && q->progress == pf_entry &&
+                    pf_off > q->sg_offset) {
+                    n = MIN(n, pf_off - q->sg_offset);
+                }
             }
             if (!hmmdev_move(s, sl, e.src + q->sg_offset,
                              dl, e.dst + q->sg_offset, n)) {
@@ -493,8 +691,22 @@ static HmmdevExec hmmdev_exec_sg_copy(HmmdevState *s, HmmdevQueue *q)
     return HMMDEV_EXEC_DONE;
 }
 
-/* Execute (or, after REPLAY, resume) q->cmd. */
+static HmmdevExec hmmdev_engine_dispatch(HmmdevState *s, HmmdevQueue *q);
+
+/*
+ * Execute (or, after REPLAY, resume) q->cmd.  A refusal kept by a batch
+ * translated ahead is for this run only: a command that stops (stall,
+ * abort, error) before the refused page must not leave it to the next.
+ */
 HmmdevExec hmmdev_engine_exec(HmmdevState *s, HmmdevQueue *q)
+{
+    HmmdevExec r = hmmdev_engine_dispatch(s, q);
+
+    hmmdev_ats_forget_ahead(s);
+    return r;
+}
+
+static HmmdevExec hmmdev_engine_dispatch(HmmdevState *s, HmmdevQueue *q)
 {
     struct HmmdevCmd *c = &q->cmd;
 

@@ -638,6 +638,76 @@ bool hmmdev_mmu_translate(HmmdevState *s, uint32_t asid, uint64_t va,
     return true;
 }
 
+/*
+ * ATS, translating ahead for a stream of device-VA pages: fill @out with
+ * what the 4 KiB leaf PTEs from @va's on map (system page address, or
+ * device-memory offset | 1), at most @max of them, up to the end of @va's
+ * leaf table; returns how many.  Stops at the first PTE the access could
+ * not use as it is (not valid, reserved bits, no permission, device memory
+ * out of range), and returns 0 under a 2 MiB leaf.  A read-only peek
+ * through the ATC: no A/D update, no TLB fill, no fault, nothing counted,
+ * no DMA error reported.  The caller holds the chunk
+ * (hmmdev_mmu_chunk_begin()), so an invalidation of these PTEs completes
+ * only after it: the IOVAs peeked stay mapped while it fetches them.
+ */
+uint32_t hmmdev_mmu_peek(HmmdevState *s, uint32_t asid, uint64_t va,
+                         uint8_t access, uint64_t *out, uint32_t max)
+{
+    static const MemTxAttrs attrs = { .memory = 1 };
+    uint64_t ptes[HMMDEV_PT_ENTRIES], table, pte;
+    uint32_t idx, n, i;
+    int level;
+
+    qemu_mutex_lock(&s->lock);
+    if (asid >= HMMDEV_NUM_ASIDS || !s->ctx[asid].enabled) {
+        qemu_mutex_unlock(&s->lock);
+        return 0;
+    }
+    table = s->ctx[asid].root;
+    qemu_mutex_unlock(&s->lock);
+
+    for (level = HMMDEV_PT_LEVELS; level > 1; level--) {
+        unsigned shift = HMMDEV_PAGE_SHIFT + 9 * (level - 1);
+
+        if (hmmdev_ats_rw(s, table + ((va >> shift) & (HMMDEV_PT_ENTRIES - 1)) * 8,
+                          &pte, sizeof(pte), DMA_DIRECTION_TO_DEVICE,
+                          attrs) != MEMTX_OK) {
+            return 0;
+        }
+        pte = le64_to_cpu(pte);
+        if (!(pte & HMMDEV_PTE_VALID) ||
+            (pte & (HMMDEV_PTE_RSVD_MASK | HMMDEV_PTE_LEAF |
+                    HMMDEV_PTE_DEVMEM))) {
+            return 0;
+        }
+        table = pte & HMMDEV_PTE_ADDR_MASK;
+    }
+    idx = (va >> HMMDEV_PAGE_SHIFT) & (HMMDEV_PT_ENTRIES - 1);
+    n = MIN(max, HMMDEV_PT_ENTRIES - idx);
+    if (!n || hmmdev_ats_rw(s, table + idx * 8, ptes, n * 8,
+                            DMA_DIRECTION_TO_DEVICE, attrs) != MEMTX_OK) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        uint64_t a;
+
+        pte = le64_to_cpu(ptes[i]);
+        a = pte & HMMDEV_PTE_ADDR_MASK;
+        if (!(pte & HMMDEV_PTE_VALID) || (pte & HMMDEV_PTE_RSVD_MASK) ||
+            (access != HMMDEV_ACCESS_READ && !(pte & HMMDEV_PTE_WRITE))) {
+            break;
+        }
+        if (pte & HMMDEV_PTE_DEVMEM) {
+            if (!hmmdev_devmem_range_ok(s, a, 1ull << HMMDEV_PAGE_SHIFT)) {
+                break;
+            }
+            a |= 1;
+        }
+        out[i] = a;
+    }
+    return i;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Registers                                                              */
 /* ---------------------------------------------------------------------- */

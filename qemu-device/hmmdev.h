@@ -81,6 +81,9 @@ typedef struct HmmdevAtcEntry {
     int32_t lru_prev, lru_next;
 } HmmdevAtcEntry;
 
+/* Most pages one translation round trip asks for (hmmdev-ats.c). */
+#define HMMDEV_ATS_BATCH_MAX    256
+
 /* PCIe ATS and the Address Translation Cache (hmmdev-ats.c). */
 typedef struct HmmdevAts {
     /* Properties. */
@@ -103,12 +106,16 @@ typedef struct HmmdevAts {
     /* Accesses in flight with a translation, by epoch parity (see .c). */
     uint32_t epoch;
     uint32_t inflight[2];
-    /* The worker's one outstanding translation request. */
+    /*
+     * The worker's one outstanding translation request: req_pages pages,
+     * in the order the device will access them (each a page address, bit 0
+     * set for a write).  One bottom-half round trip serves all of them.
+     */
     bool req_pending;           /* posted, not yet taken by a server */
     bool req_done;
-    uint64_t req_iova;
+    bool req_ahead;             /* a batch ahead of the accesses (see .c) */
     uint32_t req_pages;
-    bool req_write;
+    uint64_t req_page[HMMDEV_ATS_BATCH_MAX];
     int req_result;             /* HMMDEV_ATS_* */
     /* A page refused by the last request, for the one lookup that needs it. */
     bool neg_valid;
@@ -342,6 +349,25 @@ bool hmmdev_ats_atomic64(HmmdevState *s, dma_addr_t addr, uint32_t op,
                          MemTxAttrs attrs, bool *ok);
 bool hmmdev_ats_serve_pending(HmmdevState *s);
 void hmmdev_ats_serve(HmmdevState *s);
+
+/*
+ * Translating ahead (SG_COPY): the engine lists the system pages it will
+ * access next, in order, and has them translated in one round trip.
+ */
+typedef struct HmmdevAtsBatch {
+    uint32_t n, max;
+    uint64_t page[HMMDEV_ATS_BATCH_MAX];    /* page address | write */
+} HmmdevAtsBatch;
+
+uint32_t hmmdev_ats_batch_budget(HmmdevState *s);
+uint32_t hmmdev_ats_batch_pages(uint64_t addr, uint64_t len);
+void hmmdev_ats_batch_add(HmmdevAtsBatch *b, uint64_t addr, uint64_t len,
+                          bool write);
+void hmmdev_ats_fetch_ahead(HmmdevState *s, HmmdevAtsBatch *b);
+void hmmdev_ats_forget_ahead(HmmdevState *s);
+bool hmmdev_ats_cached(HmmdevState *s, uint64_t addr, bool write);
+uint32_t hmmdev_mmu_peek(HmmdevState *s, uint32_t asid, uint64_t va,
+                         uint8_t access, uint64_t *out, uint32_t max);
 
 /* hmmdev-queue.c */
 void hmmdev_queue_realize(HmmdevState *s);

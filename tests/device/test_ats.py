@@ -2,8 +2,10 @@
 
 With no guest the emulated intel-iommu has DMA remapping off, so its
 translations are the identity with read/write permission: enough to check
-the capability, ATS Enable, hits, misses, LRU reach and the counters.  IOMMU
-invalidations, stale translations and DMAR faults need a guest: see
+the capability, ATS Enable, hits, misses, LRU reach and the counters.  The
+IOMMU's queued invalidation is driven directly (VtdQueue) to send device-IOTLB
+invalidations, and the x86 interrupt window stands in for a refused
+translation.  Stale translations and DMAR faults need a guest: see
 tests/vm/test_ats.py.
 """
 import pytest
@@ -358,3 +360,253 @@ def test_ats_races_with_reset_disable_and_toggle(atsmachine):
     q = d.queue(hw.alloc)
     sg_read_pages(hw, q, src, 8, dst)
     assert d.memread(dst, 8 * PAGE) == data
+
+
+MSI_WINDOW = 0xFEE0_0000        # intel-iommu refuses every translation here
+
+
+def sg_list_pairs(hw: Hw, pairs) -> int:
+    lst = hw.alloc.alloc(32 * len(pairs), zero=True)
+    hw.dev.memwrite(lst, b"".join(s.to_bytes(8, "little") + d.to_bytes(8, "little") +
+                                  n.to_bytes(4, "little") + bytes(12) for s, d, n in pairs))
+    return lst
+
+
+@pytest.mark.parametrize("dst_devmem", [False, True], ids=["sys2sys", "sys2dev"])
+def test_atc_batch_few_round_trips(atsmachine, dst_devmem):
+    # A 512-entry SG_COPY of 4 KiB pages (a migration): the engine translates
+    # the pages it will touch next in batches, one round trip each, so the
+    # round trips are far fewer than the pages; every page still counts as a
+    # miss when first used, and the data is right.
+    m, d = atsmachine()
+    hw = Hw(m, d)
+    d.set_ats(True)
+    q = d.queue(hw.alloc)
+    n = 512
+    src = hw.alloc.alloc(n * PAGE)
+    data = bytes((i * 5 + 3) & 0xFF for i in range(n * PAGE))
+    d.memwrite(src, data)
+    if dst_devmem:
+        dst = 0
+        pairs = [(src + i * PAGE, dst + i * PAGE, PAGE) for i in range(n)]
+        lst = hw.alloc.alloc(32 * n, zero=True)
+        d.memwrite(lst, b"".join(s.to_bytes(8, "little") + t.to_bytes(8, "little") +
+                                 PAGE.to_bytes(4, "little") +
+                                 R["HMMDEV_SG_DST_DEVMEM"].to_bytes(4, "little") + bytes(8)
+                                 for s, t, _ in pairs))
+    else:
+        dst = hw.alloc.alloc(n * PAGE, zero=True)
+        lst = sg_list_pairs(hw, [(src + i * PAGE, dst + i * PAGE, PAGE) for i in range(n)])
+    before = d.stats("atc-misses", "atc-requests")
+    c = q.run(SG, (lst, n))
+    assert c.code == 0 and c.info == n and c.result == n * PAGE, c
+    if dst_devmem:
+        back = hw.alloc.alloc(n * PAGE, zero=True)
+        blst = sg_list_pairs(hw, [(0, back, n * PAGE)])
+        d.memwrite(blst + 20, R["HMMDEV_SG_SRC_DEVMEM"].to_bytes(4, "little"))
+        assert q.run(SG, (blst, 1)).code == 0
+        assert d.memread(back, n * PAGE) == data
+    else:
+        assert d.memread(dst, n * PAGE) == data
+    s = d.stats("atc-misses", "atc-requests")
+    pages = n * (1 if dst_devmem else 2)
+    assert s["atc-misses"] - before["atc-misses"] >= pages, s
+    assert s["atc-requests"] - before["atc-requests"] <= pages // 32 + 4, (before, s)
+
+
+def test_atc_batch_stops_at_refused_page(atsmachine):
+    # Entry 300 of 512 reads a page the IOMMU refuses (the MSI window), and so
+    # does entry 301.  The batch that covers them must stop at the first
+    # refusal: the command fails with DMA at entry 300, the 300 pages before
+    # it are copied, nothing after; the IOMMU is asked about the refused page
+    # once (one failure, no second request by the access), and entry 301 is
+    # never asked about.
+    m, d = atsmachine()
+    hw = Hw(m, d)
+    d.set_ats(True)
+    q = d.queue(hw.alloc)
+    n, bad = 512, 300
+    src = hw.alloc.alloc(n * PAGE)
+    dst = hw.alloc.alloc(n * PAGE, zero=True)
+    data = bytes((i * 7 + 1) & 0xFF for i in range(n * PAGE))
+    d.memwrite(src, data)
+    pairs = [(src + i * PAGE, dst + i * PAGE, PAGE) for i in range(n)]
+    pairs[bad] = (MSI_WINDOW, dst + bad * PAGE, PAGE)
+    pairs[bad + 1] = (MSI_WINDOW + PAGE, dst + (bad + 1) * PAGE, PAGE)
+    lst = sg_list_pairs(hw, pairs)
+    c = q.run(SG, (lst, n))
+    assert c.code == R["HMMDEV_ERR_DMA"] and c.info == bad and c.result == bad * PAGE, c
+    assert d.memread(dst, bad * PAGE) == data[:bad * PAGE]
+    assert d.memread(dst + bad * PAGE, (n - bad) * PAGE) == bytes((n - bad) * PAGE)
+    assert d.stat("atc-translation-failures") == 1
+    assert d.stat("atc-requests") < bad // 16
+    # The kept refusal belongs to that command only: the same list again asks
+    # again (a second failure), and a clean list still works.
+    c = q.run(SG, (lst, n))
+    assert c.code == R["HMMDEV_ERR_DMA"] and c.info == bad, c
+    assert d.stat("atc-translation-failures") == 2
+    pairs[bad] = (src + bad * PAGE, dst + bad * PAGE, PAGE)
+    pairs[bad + 1] = (src + (bad + 1) * PAGE, dst + (bad + 1) * PAGE, PAGE)
+    c = q.run(SG, (sg_list_pairs(hw, pairs), n))
+    assert c.code == 0, c
+    assert d.memread(dst, n * PAGE) == data
+
+
+def test_atc_batch_stops_before_bad_entry(atsmachine):
+    # A malformed entry (len 0) ends the command there; the batch must not
+    # translate past it: a refused page right after it is never asked about.
+    m, d = atsmachine()
+    hw = Hw(m, d)
+    d.set_ats(True)
+    q = d.queue(hw.alloc)
+    n, bad = 64, 20
+    src = hw.alloc.alloc(n * PAGE)
+    dst = hw.alloc.alloc(n * PAGE, zero=True)
+    pairs = [(src + i * PAGE, dst + i * PAGE, PAGE) for i in range(n)]
+    pairs[bad] = (src, dst, 0)
+    pairs[bad + 1] = (MSI_WINDOW, dst, PAGE)
+    c = q.run(SG, (sg_list_pairs(hw, pairs), n))
+    assert c.code == R["HMMDEV_ERR_BAD_CMD"] and c.info == bad, c
+    assert d.stat("atc-translation-failures") == 0
+
+
+VTD_BASE = 0xFED9_0000          # q35 intel-iommu registers
+VTD_GCMD, VTD_GSTS, VTD_IQT, VTD_IQA = 0x18, 0x1C, 0x88, 0x90
+VTD_GCMD_QIE = 1 << 26
+
+
+class VtdQueue:
+    """intel-iommu queued invalidation, driven over qtest: device-IOTLB
+    invalidation descriptors reach the device's IOTLB notifier."""
+
+    def __init__(self, hw: Hw):
+        self.d = hw.dev
+        self.base = hw.alloc.alloc(PAGE, zero=True)   # 256 descriptors of 16 bytes
+        self.tail = 0
+        self.d.writeq(VTD_BASE + VTD_IQA, self.base)
+        self.d.writel(VTD_BASE + VTD_GCMD, VTD_GCMD_QIE)
+        assert self.d.readl(VTD_BASE + VTD_GSTS) & VTD_GCMD_QIE
+
+    def devtlb_inv(self, addr: int, size_bit: bool) -> None:
+        lo = 0x3 | ((self.d.devfn & 0xFFFF) << 32)     # device-IOTLB invalidate, SID
+        hi = addr | int(size_bit)
+        self.d.memwrite(self.base + 16 * self.tail,
+                        lo.to_bytes(8, "little") + hi.to_bytes(8, "little"))
+        self.tail = (self.tail + 1) % 256
+        self.d.writeq(VTD_BASE + VTD_IQT, self.tail << 4)
+
+
+def test_atc_batch_and_invalidations(atsmachine):
+    # Device-IOTLB invalidations from the IOMMU while batched SG_COPYs run:
+    # nothing deadlocks (the batch waits for the BQL the notifier holds),
+    # the data stays right, and an invalidation drops what a batch cached:
+    # the next pass misses and asks again for every page.
+    m, d = atsmachine()
+    hw = Hw(m, d)
+    d.set_ats(True)
+    vq = VtdQueue(hw)
+    q = d.queue(hw.alloc, size=8)
+    n = 512
+    src = hw.alloc.alloc(n * PAGE)
+    dst = hw.alloc.alloc(n * PAGE, zero=True)
+    data = bytes((i * 11 + 7) & 0xFF for i in range(n * PAGE))
+    d.memwrite(src, data)
+    lst = sg_list_pairs(hw, [(src + i * PAGE, dst + i * PAGE, PAGE) for i in range(n)])
+    everything = (256 << 20) // (2 * PAGE) - 1      # S=1: [0, 256 MiB)
+    slots = [q.submit(SG, (lst, n)) for _ in range(6)]
+    invs = 0
+    while not q.completion(slots[-1]):
+        vq.devtlb_inv((everything << 12) if invs % 2 else src + (invs % n) * PAGE,
+                      bool(invs % 2))
+        invs += 1
+    for sl in slots:
+        c = q.completion(sl)
+        assert c.code == 0 and c.result == n * PAGE, c
+    assert d.memread(dst, n * PAGE) == data
+    assert invs > 0 and d.stat("atc-invalidations") == invs, invs
+    # Idle: a whole-range invalidation empties the ATC of this data.
+    vq.devtlb_inv(everything << 12, True)
+    before = d.stats("atc-misses", "atc-requests", "atc-invalidated-entries")
+    assert before["atc-invalidated-entries"] > 0
+    d.memwrite(dst, bytes(n * PAGE))
+    assert q.run(SG, (lst, n)).code == 0
+    assert d.memread(dst, n * PAGE) == data
+    after = d.stats("atc-misses", "atc-requests")
+    assert after["atc-misses"] - before["atc-misses"] >= 2 * n, (before, after)
+    assert after["atc-requests"] > before["atc-requests"]
+
+
+def va_setup(hw: Hw, npages: int):
+    """Context 0: VA..VA+npages -> src, VA2..VA2+npages -> dst (4 KiB leaves)."""
+    from hmmdev_qtest import PageTable, PTE_W
+    from test_commands import VA
+    pt = PageTable(hw.dev, hw.alloc)
+    src = hw.alloc.alloc(npages * PAGE, align=2 << 20)
+    dst = hw.alloc.alloc(npages * PAGE, align=2 << 20, zero=True)
+    va2 = VA + (1 << 30)
+    size = max(npages * PAGE, 2 << 20)
+    pt.map_linear(VA, src, size, PTE_W)
+    pt.map_linear(va2, dst, size, PTE_W)
+    hw.dev.set_ctx(0, pt.root)
+    return pt, VA, va2, src, dst
+
+
+def test_atc_va_commands_batch(atsmachine):
+    # COPY, SUM64 and FILL over 256 pages of device VA, every system page a
+    # fresh ATC miss: the engine peeks the leaf PTEs ahead and translates
+    # the pages it will touch next in one round trip, so round trips stay
+    # far below the pages; the results are right.
+    from test_commands import OP
+    m, d = atsmachine()
+    hw = Hw(m, d)
+    d.set_ats(True)
+    q = d.queue(hw.alloc)
+    n = 256
+    pt, va, va2, src, dst = va_setup(hw, n)
+    data = bytes((i * 13 + 5) & 0xFF for i in range(n * PAGE))
+    d.memwrite(src, data)
+    r0 = d.stat("atc-requests")
+    assert q.run(OP["COPY"], (va2, va, n * PAGE)).code == 0
+    assert d.memread(dst, n * PAGE) == data
+    r1 = d.stat("atc-requests")
+    assert r1 - r0 <= 2 * n // 16, (r0, r1)
+    d.set_ats(False)                                  # empty the ATC
+    d.set_ats(True)
+    c = q.run(OP["KERNEL"], (0, va, n * PAGE), cdw1=R["HMMDEV_KERNEL_SUM64"])
+    want = sum(int.from_bytes(data[i:i + 8], "little") for i in range(0, len(data), 8))
+    assert c.code == 0 and c.result == want % (1 << 64), c
+    r2 = d.stat("atc-requests")
+    assert r2 - r1 <= n // 16, (r1, r2)
+    d.set_ats(False)
+    d.set_ats(True)
+    assert q.run(OP["FILL"], (va2, 0x0123456789ABCDEF, n * PAGE)).code == 0
+    assert d.memread(dst, n * PAGE) == (0x0123456789ABCDEF).to_bytes(8, "little") * (n * PAGE // 8)
+    r3 = d.stat("atc-requests")
+    assert r3 - r2 <= n // 16, (r2, r3)
+    assert d.stat("atc-translation-failures") == 0
+
+
+def test_atc_va_batch_stops_at_refused_page(atsmachine):
+    # A COPY whose source page 40 is mapped (device PTE) to an IOVA the IOMMU
+    # refuses, and page 41 too: the copy fails with DMA after 40 pages, those
+    # are copied, nothing after, and the IOMMU is asked about page 40 only.
+    # A not-present PTE further on must not be touched either (no fault).
+    from hmmdev_qtest import PTE_V, PTE_W
+    from test_commands import OP
+    m, d = atsmachine()
+    hw = Hw(m, d)
+    d.set_ats(True)
+    q = d.queue(hw.alloc)
+    n, bad = 64, 40
+    pt, va, va2, src, dst = va_setup(hw, n)
+    data = bytes((i * 3 + 11) & 0xFF for i in range(n * PAGE))
+    d.memwrite(src, data)
+    pt.set_pte(va + bad * PAGE, MSI_WINDOW | PTE_V | PTE_W)
+    pt.set_pte(va + (bad + 1) * PAGE, (MSI_WINDOW + PAGE) | PTE_V | PTE_W)
+    pt.set_pte(va + (bad + 10) * PAGE, 0)
+    c = q.run(OP["COPY"], (va2, va, n * PAGE))
+    assert c.code == R["HMMDEV_ERR_DMA"] and c.result == bad * PAGE, c
+    assert d.memread(dst, bad * PAGE) == data[:bad * PAGE]
+    assert d.memread(dst + bad * PAGE, (n - bad) * PAGE) == bytes((n - bad) * PAGE)
+    assert d.stat("atc-translation-failures") == 1
+    assert d.stat("faults") == 0
