@@ -34,7 +34,11 @@ TEST_F(QueueTest, CopyAnonymous)
     EXPECT_EQ(q.run(Command::copy(dst.get(), src.get(), len)), len);
     EXPECT_EQ(memcmp(dst.get(), src.get(), len), 0);
     auto st = dev.stats();
-    EXPECT_GE(st.faults, 2u);
+    // one fault per 2 MiB block an operand touches (at most two each), or
+    // fewer when the buffers share a block: a fault maps the block's
+    // present pages too
+    EXPECT_GE(st.faults, 1u);
+    EXPECT_LE(st.faults, 4u);
     EXPECT_GE(st.pages_faulted, 2 * len / 4096);
     EXPECT_EQ(st.cancels, 0u);
     EXPECT_EQ(st.cmds_completed, 1u);
