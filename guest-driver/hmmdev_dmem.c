@@ -663,6 +663,30 @@ static int dmem_migrate_range(struct hmmdev_ctx *ctx, u64 start, u64 end, bool t
 			      bool strict, unsigned long *src, unsigned long *dst,
 			      struct page **pool, u64 *migrated, u64 *skipped);
 
+/* dmem_migrate_range() with scratch arrays of its own. */
+static int dmem_migrate_alloc(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
+			      bool strict, u64 *migrated, u64 *skipped)
+{
+	unsigned long *src, *dst;
+	struct page **pool;
+	int ret = -ENOMEM;
+
+	*migrated = 0;
+	*skipped = 0;
+	if (!ctx->hd->dmem.enabled)
+		return -EOPNOTSUPP;
+	src = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*src), GFP_KERNEL);
+	dst = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dst), GFP_KERNEL);
+	pool = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*pool), GFP_KERNEL);
+	if (src && dst && pool)
+		ret = dmem_migrate_range(ctx, start, end, to_dev, strict, src, dst, pool,
+					 migrated, skipped);
+	kvfree(src);
+	kvfree(dst);
+	kvfree(pool);
+	return ret;
+}
+
 /**
  * hmmdev_dmem_migrate() - migrate a VA range of a context's process
  * @ctx: the context (current->mm is its mm)
@@ -682,24 +706,7 @@ static int dmem_migrate_range(struct hmmdev_ctx *ctx, u64 start, u64 end, bool t
 int hmmdev_dmem_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
 			u64 *migrated, u64 *skipped)
 {
-	unsigned long *src, *dst;
-	struct page **pool;
-	int ret = -ENOMEM;
-
-	*migrated = 0;
-	*skipped = 0;
-	if (!ctx->hd->dmem.enabled)
-		return -EOPNOTSUPP;
-	src = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*src), GFP_KERNEL);
-	dst = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dst), GFP_KERNEL);
-	pool = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*pool), GFP_KERNEL);
-	if (src && dst && pool)
-		ret = dmem_migrate_range(ctx, start, end, to_dev, false, src, dst, pool,
-					 migrated, skipped);
-	kvfree(src);
-	kvfree(dst);
-	kvfree(pool);
-	return ret;
+	return dmem_migrate_alloc(ctx, start, end, to_dev, false, migrated, skipped);
 }
 
 /**
@@ -722,24 +729,9 @@ int hmmdev_dmem_migrate(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
 int hmmdev_dmem_migrate_strict(struct hmmdev_ctx *ctx, u64 start, u64 end, bool to_dev,
 			       u64 *migrated)
 {
-	unsigned long *src, *dst;
-	struct page **pool;
-	u64 skipped = 0;
-	int ret = -ENOMEM;
+	u64 skipped;
 
-	*migrated = 0;
-	if (!ctx->hd->dmem.enabled)
-		return -EOPNOTSUPP;
-	src = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*src), GFP_KERNEL);
-	dst = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*dst), GFP_KERNEL);
-	pool = kvcalloc(HMMDEV_MIGRATE_PAGES, sizeof(*pool), GFP_KERNEL);
-	if (src && dst && pool)
-		ret = dmem_migrate_range(ctx, start, end, to_dev, true, src, dst, pool,
-					 migrated, &skipped);
-	kvfree(src);
-	kvfree(dst);
-	kvfree(pool);
-	return ret;
+	return dmem_migrate_alloc(ctx, start, end, to_dev, true, migrated, &skipped);
 }
 
 /**

@@ -59,6 +59,20 @@ def _stop_and_check(m, log_dir) -> tuple[str | None, Exception | None]:
     return report, err
 
 
+def stop_all(machines, log_dir) -> None:
+    """Stop every machine; fail the test on a sanitizer report, then on a
+    shutdown error."""
+    reports, errors = [], []
+    for m in machines:
+        report, err = _stop_and_check(m, log_dir)
+        reports += [report] if report else []
+        errors += [err] if err else []
+    if reports:
+        pytest.fail("\n\n".join(reports), pytrace=False)
+    if errors:
+        raise errors[0]
+
+
 @pytest.fixture
 def qmachine(artifacts, request):
     """Factory: qmachine(extra device props) -> (QEMUQtestMachine, QtestHmmdev)."""
@@ -80,15 +94,7 @@ def qmachine(artifacts, request):
         return m, QtestHmmdev(m, devfn=HMMDEV_SLOT << 3)
 
     yield factory
-    reports, errors = [], []
-    for m in machines:
-        report, err = _stop_and_check(m, log_dir)
-        reports += [report] if report else []
-        errors += [err] if err else []
-    if reports:
-        pytest.fail("\n\n".join(reports), pytrace=False)
-    if errors:
-        raise errors[0]
+    stop_all(machines, log_dir)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ tests/vm/test_ats.py.
 import pytest
 
 from hmmdev_qtest import R, PAGE, QtestHmmdev, GuestAlloc
-from conftest import Hw, HMMDEV_SLOT, SANITIZER_ENV, _stop_and_check
+from conftest import Hw, HMMDEV_SLOT, SANITIZER_ENV, stop_all
 
 PCI_EXT_CAP_ID_ATS = 0x0F
 PCI_ATS_CTRL = 0x06
@@ -80,15 +80,7 @@ def atsmachine(artifacts, request):
         return m, d
 
     yield factory
-    reports, errors = [], []
-    for m in machines:
-        report, err = _stop_and_check(m, log_dir)
-        reports += [report] if report else []
-        errors += [err] if err else []
-    if reports:
-        pytest.fail("\n\n".join(reports), pytrace=False)
-    if errors:
-        raise errors[0]
+    stop_all(machines, log_dir)
 
 
 def sg_read_pages(hw: Hw, q, src: int, npages: int, dst: int) -> None:

@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from test_driver import run_suite
+
 DEV = "/machine/peripheral/hmmdev0"
 DEBUGFS = "/sys/kernel/debug/hmmdev/hmmdev0"
 SELFTEST = f"{DEBUGFS}/ats_selftest"
@@ -52,15 +54,6 @@ def ats_state(vm):
 
 def selftest(vm, what):
     return vm.check(f"echo '{what}' > {SELFTEST}; cat {SELFTEST}").strip()
-
-
-def run_suite(vm, gtest_filter, timeout=900):
-    rc, out = vm.run(f"hmmdev-tests --gtest_color=no --gtest_filter='{gtest_filter}' 2>&1",
-                     timeout=timeout)
-    assert rc == 0, out[-6000:]
-    m = re.search(r"\[  PASSED  \] (\d+) tests?", out)
-    assert m, out[-3000:]
-    return int(m.group(1))
 
 
 def test_guest_enables_ats_and_atc_hits(make_vm):
@@ -130,7 +123,7 @@ def test_driver_suite_in_iommu_mode(make_vm, iommu):
     cap, enabled = ats_state(vm)
     assert cap == (iommu != "none")
     before = atc(vm)
-    run_suite(vm, "QueueTest.*:MirrorTest.*")
+    run_suite(vm, "QueueTest.*:MirrorTest.*", timeout=900)
     d = delta(atc(vm), before)
     assert qstat(vm, "dma-errors") == 0
     assert d["translation-failures"] == 0, d
