@@ -3,7 +3,8 @@
 // engine, CPU-fault migration back, ordering of the device TLB invalidation
 // against the copy, atomics racing with migration, memory that cannot
 // migrate, bad arguments, process exit during migration, and (in a VM with
-// small device memory) oversubscription with LRU eviction.
+// small device memory) oversubscription with LRU eviction and all device
+// memory pinned.
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -14,7 +15,9 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "util.hpp"
 
@@ -581,3 +584,42 @@ TEST_F(MigrateTest, PolicyBeyondDeviceMemory)
 }
 
 } // namespace
+
+// All device memory pinned (run in a VM with one small device in coherent
+// mode, tests/vm/test_robustness.py): the CPU maps coherent device memory
+// directly, so vmsplice() can hold short-term pins on every device page.
+// Nothing can be evicted then: a migration to the device moves nothing,
+// reports every page skipped, and returns at once; once the pins go, the
+// same request evicts and moves everything.
+TEST_F(MigrateTest, AllDeviceMemoryPinned)
+{
+    const size_t devmem = dev.info().devmem_size;
+    std::string iomem = read_file("/proc/iomem");
+    if (devmem > 8 * k1M || iomem.find("hmmdev-coherent") == std::string::npos)
+        GTEST_SKIP() << "needs a coherent device (coherent=) with <= 8 MiB (devmem-size)";
+    const size_t words = devmem / 8;
+    Mapping held(devmem), other(k1M);
+    pattern(held.get<uint64_t>(), words, 7);
+    pattern(other.get<uint64_t>(), k1M / 8, 8);
+    ASSERT_EQ(dev.migrate(held.get(), devmem, Memory::Device).migrated, devmem / kPage);
+
+    int p[2];
+    ASSERT_EQ(pipe(p), 0);
+    ASSERT_EQ(fcntl(p[1], F_SETPIPE_SZ, int(devmem)), int(devmem)) << strerror(errno);
+    iovec iov{held.get(), devmem};
+    ASSERT_EQ(vmsplice(p[1], &iov, 1, 0), ssize_t(devmem)) << strerror(errno);
+
+    auto r = dev.migrate(other.get(), k1M, Memory::Device);
+    EXPECT_EQ(r.migrated, 0u);
+    EXPECT_EQ(r.skipped, k1M / kPage);
+    // the pinned pages are intact and still in device memory
+    EXPECT_EQ(q.run(Command::sum64(held.get<uint64_t>(), devmem)), sum(held.get<uint64_t>(), words));
+
+    close(p[0]);
+    close(p[1]);
+    r = dev.migrate(other.get(), k1M, Memory::Device);
+    EXPECT_EQ(r.migrated, k1M / kPage);
+    std::vector<uint64_t> ref(words);
+    pattern(ref.data(), words, 7);
+    EXPECT_EQ(memcmp(held.get(), ref.data(), devmem), 0);
+}

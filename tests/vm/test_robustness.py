@@ -233,3 +233,15 @@ def test_device_memory_lost_to_a_fatal_error_means_sigbus(make_vm):
     vm.check(f"echo {bdf} > /sys/bus/pci/drivers/hmmdev/bind")
     run_suite(vm, "MigrateTest.ToDeviceAndBack")
     no_kernel_trouble(vm)
+
+
+def test_all_device_memory_pinned(make_vm):
+    """Every page of a small coherent device's memory pinned (vmsplice holds
+    them): a migration to the device moves nothing and says so, quickly and
+    without error; after the pins go it evicts and moves everything
+    (guest-userspace/tests/migrate_test.cpp, MigrateTest.AllDeviceMemoryPinned)."""
+    vm = make_vm(device_props=",devmem-size=4M", append="hmmdev.noload=1")
+    vm.check("insmod /lib/modules/hmmdev.ko coherent=1")
+    assert "hmmdev-coherent" in vm.check("cat /proc/iomem")
+    assert run_suite(vm, "MigrateTest.AllDeviceMemoryPinned") == 1
+    no_kernel_trouble(vm)
