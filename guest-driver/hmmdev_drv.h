@@ -91,6 +91,14 @@ struct hmmdev_pt_table {
 	void *sw[HMMDEV_PT_ENTRIES];
 };
 
+/* A dma_alloc_coherent() block of table pages. */
+struct hmmdev_pt_chunk {
+	struct list_head node;		/* in hmmdev_pt.chunks */
+	void *va;
+	dma_addr_t dma;
+	unsigned int pages, next;	/* size; first page not handed out */
+};
+
 /* A context's device page tables. */
 struct hmmdev_pt {
 	struct hmmdev *hd;
@@ -101,6 +109,16 @@ struct hmmdev_pt {
 	struct list_head cache;		/* preallocated spare tables */
 	unsigned int ncache;
 	/* protects the above */
+
+	/*
+	 * Table pages come from coherent chunks of several pages (one
+	 * allocation and one IOMMU mapping for many tables), carved as needed
+	 * and freed with the context.
+	 */
+	struct mutex chunk_lock;	/* protects the fields below */
+	struct list_head chunks;	/* struct hmmdev_pt_chunk */
+	struct hmmdev_pt_chunk *cur;	/* the chunk being carved */
+	unsigned int carved;		/* table pages handed out so far */
 };
 
 /* One hardware submission queue, owned by a context. */

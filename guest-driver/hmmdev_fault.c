@@ -2,7 +2,8 @@
 /*
  * hmmdev driver: the device fault ring.
  *
- * The fault vector only queues fault_work on an ordered workqueue.  The work
+ * The fault vector only queues fault_work on a high-priority workqueue (the
+ * only item there, so it runs serialized, as on an ordered one).  The work
  * drains the ring in batches of up to HMMDEV_FAULT_BATCH records; a batch is
  * sorted by context and address and cut into groups of records whose 2 MiB
  * windows touch, and each group is resolved with one hmm_range_fault() call
@@ -207,6 +208,22 @@ static void hmmdev_fault_batch(struct hmmdev *hd, const struct HmmdevFaultRecord
 		for (k = i; k < j; k++)
 			hmmdev_fault_resolve(hd, &f[k]);
 	}
+	/*
+	 * Refill the table caches now that the device is replaying: the next
+	 * fault in a new 2 MiB block then finds its tables ready instead of
+	 * allocating (and zeroing) them on the critical path.  Best effort:
+	 * hmmdev_mirror_fault() reserves again anyway.
+	 */
+	for (i = 0; i < n; i++) {
+		u64 blk = ALIGN_DOWN(f[i].va, HMMDEV_FAULT_WINDOW);
+
+		if (i && f[i].ctx == f[i - 1].ctx &&
+		    blk == ALIGN_DOWN(f[i - 1].va, HMMDEV_FAULT_WINDOW))
+			continue;
+		if (!READ_ONCE(f[i].ctx->detached) && blk < HMMDEV_VA_LIMIT)
+			hmmdev_pt_reserve(&f[i].ctx->pt, blk,
+					  min_t(u64, blk + HMMDEV_FAULT_WINDOW, HMMDEV_VA_LIMIT));
+	}
 	for (i = 0; i < n; i++)
 		hmmdev_ctx_put(f[i].ctx);
 }
@@ -284,8 +301,16 @@ int hmmdev_fault_init(struct hmmdev *hd)
 	if (!hd->fault_req || !hd->fault_pfns || !hd->fault_dma || !hd->fq ||
 	    !hd->fault_recs || !hd->faults)
 		goto err_free;
-	hd->fault_wq = alloc_ordered_workqueue("hmmdev-fault-%s", WQ_MEM_RECLAIM,
-					       pci_name(hd->pdev));
+	/*
+	 * A per-CPU high-priority workqueue: the work runs on the CPU that
+	 * took the interrupt, from the nice -20 pool, without the wake-up of
+	 * an unbound worker elsewhere that an ordered workqueue costs.  fault_work
+	 * is the only item ever queued here, and a work item never runs
+	 * concurrently with itself on one workqueue, so fault handling stays
+	 * serialized as with an ordered workqueue.
+	 */
+	hd->fault_wq = alloc_workqueue("hmmdev-fault-%s", WQ_HIGHPRI | WQ_MEM_RECLAIM, 1,
+				       pci_name(hd->pdev));
 	if (!hd->fault_wq)
 		goto err_free;
 	INIT_WORK(&hd->fault_work, hmmdev_fault_work);

@@ -277,6 +277,14 @@ again:
 			continue;
 		}
 		perm = pfns[i] & HMM_PFN_WRITE ? HMMDEV_PTE_WRITE | HMMDEV_PTE_ATOMIC : 0;
+		/*
+		 * A page the device faulted on is used right after the REPLAY:
+		 * a new leaf gets ACCESSED now, which spares the device's walk
+		 * its A-bit write (with ATS, a translation round trip for write
+		 * access to the table page).  DIRTY stays the device's.
+		 */
+		if (req[i] & HMM_PFN_REQ_FAULT)
+			perm |= HMMDEV_PTE_ACCESSED;
 		r = hmmdev_pt_map(ctx, va, n == 1 ? 0 : 9, hmm_pfn_to_page(pfns[i]),
 				  dma[i], perm, &need_inv);
 		if (r == 1) {
@@ -287,9 +295,13 @@ again:
 			if (dma[i] != DMA_MAPPING_ERROR)
 				dma_unmap_page(dev, dma[i], n * PAGE_SIZE, DMA_BIDIRECTIONAL);
 			for (k = 0; k < n; k++) {
+				u64 pk = perm & ~HMMDEV_PTE_ACCESSED;
+
+				if (req[i + k] & HMM_PFN_REQ_FAULT)
+					pk |= HMMDEV_PTE_ACCESSED;
 				r = hmmdev_pt_map(ctx, va + k * PAGE_SIZE, 0,
 						  hmm_pfn_to_page(pfns[i + k]),
-						  DMA_MAPPING_ERROR, perm, &need_inv);
+						  DMA_MAPPING_ERROR, pk, &need_inv);
 				if (r < 0)
 					break;
 				faulted += r;

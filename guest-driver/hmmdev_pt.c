@@ -2,7 +2,8 @@
 /*
  * hmmdev driver: device page tables.
  *
- * A context's tables are 4 KiB dma_alloc_coherent() pages the device walks
+ * A context's tables are 4 KiB pages of dma_alloc_coherent() chunks (several
+ * tables per allocation and IOMMU mapping) that the device walks
  * (docs/hmmdev-spec.rst, "Page tables"), each with a software shadow that
  * holds the child table of a non-leaf entry or the struct page of a leaf.
  * Leaves map 4 KiB (level 1) or 2 MiB (level 2, LEAF) of system memory at a
@@ -24,24 +25,71 @@
 #define PT_IDX(va, l)		(((va) >> PT_LEVEL_SHIFT(l)) & (HMMDEV_PT_ENTRIES - 1))
 #define PT_PERM_MASK		(HMMDEV_PTE_WRITE | HMMDEV_PTE_ATOMIC | HMMDEV_PTE_SW_EXCLUSIVE)
 
-static struct hmmdev_pt_table *pt_table_alloc(struct hmmdev *hd)
+#define PT_CHUNK_MIN	4	/* table pages per coherent chunk: first ... */
+#define PT_CHUNK_MAX	16	/* ... and at most (as many as carved so far) */
+
+/*
+ * A zeroed table page from the context's current chunk.  Every
+ * dma_alloc_coherent() costs an IOMMU mapping (and, under TCG, tens of
+ * microseconds), so chunks hold several pages; they grow with the tables a
+ * context has used, so a small context wastes little.
+ */
+static int pt_page_alloc(struct hmmdev_pt *pt, __le64 **e, dma_addr_t *dma)
+{
+	struct device *dev = &pt->hd->pdev->dev;
+	struct hmmdev_pt_chunk *c;
+	unsigned int pages;
+
+	mutex_lock(&pt->chunk_lock);
+	c = pt->cur;
+	if (!c || c->next == c->pages) {
+		c = kzalloc(sizeof(*c), GFP_KERNEL);
+		if (!c)
+			goto nomem;
+		pages = clamp_t(unsigned int, roundup_pow_of_two(pt->carved + 1),
+				PT_CHUNK_MIN, PT_CHUNK_MAX);
+		for (; pages; pages >>= 1) {
+			c->va = dma_alloc_coherent(dev, pages * PAGE_SIZE, &c->dma,
+						   GFP_KERNEL | (pages > 1 ? __GFP_NOWARN : 0));
+			if (c->va)
+				break;
+		}
+		if (!c->va) {
+			kfree(c);
+			goto nomem;
+		}
+		c->pages = pages;
+		list_add(&c->node, &pt->chunks);
+		pt->cur = c;
+	}
+	*e = c->va + c->next * PAGE_SIZE;
+	*dma = c->dma + c->next * PAGE_SIZE;
+	c->next++;
+	pt->carved++;
+	mutex_unlock(&pt->chunk_lock);
+	return 0;
+nomem:
+	mutex_unlock(&pt->chunk_lock);
+	return -ENOMEM;
+}
+
+static struct hmmdev_pt_table *pt_table_alloc(struct hmmdev_pt *pt)
 {
 	struct hmmdev_pt_table *t;
 
 	t = kzalloc(sizeof(*t), GFP_KERNEL);
 	if (!t)
 		return NULL;
-	t->e = dma_alloc_coherent(&hd->pdev->dev, PAGE_SIZE, &t->dma, GFP_KERNEL);
-	if (!t->e) {
+	if (pt_page_alloc(pt, &t->e, &t->dma)) {
 		kfree(t);
 		return NULL;
 	}
 	return t;
 }
 
-static void pt_table_free(struct hmmdev *hd, struct hmmdev_pt_table *t)
+/* The table page stays in its chunk, freed by hmmdev_pt_fini(). */
+static void pt_table_free(struct hmmdev_pt_table *t)
 {
-	dma_free_coherent(&hd->pdev->dev, PAGE_SIZE, t->e, t->dma);
 	kfree(t);
 }
 
@@ -72,7 +120,11 @@ int hmmdev_pt_init(struct hmmdev_pt *pt, struct hmmdev *hd)
 	pt->hd = hd;
 	spin_lock_init(&pt->cache_lock);
 	INIT_LIST_HEAD(&pt->cache);
-	pt->root = pt_table_alloc(hd);
+	mutex_init(&pt->chunk_lock);
+	INIT_LIST_HEAD(&pt->chunks);
+	pt->cur = NULL;
+	pt->carved = 0;
+	pt->root = pt_table_alloc(pt);
 	if (!pt->root)
 		return -ENOMEM;
 	pt->root->level = HMMDEV_PT_LEVELS;
@@ -105,7 +157,7 @@ int hmmdev_pt_reserve(struct hmmdev_pt *pt, u64 start, u64 end)
 			return 0;
 		}
 		spin_unlock(&pt->cache_lock);
-		t = pt_table_alloc(pt->hd);
+		t = pt_table_alloc(pt);
 		if (!t)
 			return -ENOMEM;
 		spin_lock(&pt->cache_lock);
@@ -244,7 +296,10 @@ static void pt_zap_leaf(struct hmmdev_ctx *ctx, struct hmmdev_pt_table *t,
  * @dma: its DMA mapping (PAGE_SIZE << @order), or DMA_MAPPING_ERROR to have
  *	it mapped here (dma_map_page() does not sleep or reclaim); unused for
  *	device memory
- * @perm: HMMDEV_PTE_WRITE / HMMDEV_PTE_ATOMIC
+ * @perm: HMMDEV_PTE_WRITE / HMMDEV_PTE_ATOMIC, plus HMMDEV_PTE_ACCESSED to
+ *	install a new leaf with ACCESSED already set (a page the device is
+ *	about to use: its walk then needs no A-bit write; an existing leaf is
+ *	left as it is)
  * @need_inv: set when a valid entry changed in place, so the device TLB must
  *	be invalidated before the device continues
  *
@@ -260,10 +315,11 @@ int hmmdev_pt_map(struct hmmdev_ctx *ctx, u64 va, unsigned int order,
 	struct device *dev = &ctx->hd->pdev->dev;
 	bool devmem = hmmdev_dmem_is_ours(ctx->hd, page);
 	struct hmmdev_pt_table *t;
-	u64 pte, size = PT_LEVEL_SIZE(level);
+	u64 pte, size = PT_LEVEL_SIZE(level), accessed = perm & HMMDEV_PTE_ACCESSED;
 	int err = 0;
 
 	lockdep_assert_held(&ctx->lock);
+	perm &= ~HMMDEV_PTE_ACCESSED;
 	if (devmem && level != 1)
 		return -EEXIST;
 	t = pt_walk(&ctx->pt, va, level, true, &err);
@@ -315,7 +371,8 @@ int hmmdev_pt_map(struct hmmdev_ctx *ctx, u64 va, unsigned int order,
 	}
 	t->sw[i] = page;
 	t->used++;
-	pt_set(t, i, dma | perm | HMMDEV_PTE_VALID | (level == 2 ? HMMDEV_PTE_LEAF : 0));
+	pt_set(t, i, dma | perm | accessed | HMMDEV_PTE_VALID |
+	       (level == 2 ? HMMDEV_PTE_LEAF : 0));
 	return 1;
 }
 
@@ -409,7 +466,7 @@ static void pt_free_tree(struct hmmdev_pt *pt, struct hmmdev_pt_table *t)
 		else
 			pt_free_tree(pt, t->sw[i]);
 	}
-	pt_table_free(pt->hd, t);
+	pt_table_free(t);
 }
 
 /**
@@ -419,14 +476,22 @@ static void pt_free_tree(struct hmmdev_pt *pt, struct hmmdev_pt_table *t)
 void hmmdev_pt_fini(struct hmmdev_pt *pt)
 {
 	struct hmmdev_pt_table *t, *n;
+	struct hmmdev_pt_chunk *c, *cn;
 
 	if (pt->root)
 		pt_free_tree(pt, pt->root);
 	pt->root = NULL;
 	list_for_each_entry_safe(t, n, &pt->cache, node)
-		pt_table_free(pt->hd, t);
+		pt_table_free(t);
 	INIT_LIST_HEAD(&pt->cache);
 	pt->ncache = 0;
+	/* no chunk_lock: fini runs under ctx->lock, which reclaim may need */
+	list_for_each_entry_safe(c, cn, &pt->chunks, node) {
+		dma_free_coherent(&pt->hd->pdev->dev, c->pages * PAGE_SIZE, c->va, c->dma);
+		kfree(c);
+	}
+	INIT_LIST_HEAD(&pt->chunks);
+	pt->cur = NULL;
 }
 
 static void pt_dump_table(struct hmmdev_pt_table *t, u64 base, struct seq_file *m)
