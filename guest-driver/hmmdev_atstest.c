@@ -71,13 +71,7 @@ static int atst_claim(struct hmmdev_atstest *t)
 	t->hwq = hwq;
 	t->tail = 0;
 	memset(t->ring, 0, ATST_RING_ENTRIES * HMMDEV_CMD_SIZE);
-	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_BASE_HI), upper_32_bits(t->ring_dma));
-	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_BASE_LO), lower_32_bits(t->ring_dma));
-	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_SIZE), ATST_RING_ENTRIES);
-	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_ASID), 0);
-	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_VECTOR), HMMDEV_MSIX_VEC_FAULT);
-	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_CTRL), HMMDEV_QCTRL_ENABLE);
-	if (!(hmmdev_rd(hd, hmmdev_qreg(hwq, HMMDEV_QREG_STATUS)) & HMMDEV_QSTATUS_ENABLED)) {
+	if (hmmdev_hwq_enable(hd, hwq, t->ring_dma, ATST_RING_ENTRIES, 0, HMMDEV_MSIX_VEC_FAULT)) {
 		spin_lock_irq(&hd->lock);
 		hd->hwq[hwq] = NULL;
 		spin_unlock_irq(&hd->lock);

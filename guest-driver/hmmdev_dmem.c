@@ -1046,26 +1046,17 @@ static void dmem_free_resources(struct hmmdev *hd)
 	kvfree(dm->dpage);
 	dm->dpage = NULL;
 	spin_unlock(&dm->lock);
+	/* the scratch arrays: nobody looks at them once dm->enabled is false */
 	kvfree(dm->ev_src);
 	kvfree(dm->ev_dst);
 	kvfree(dm->ev_idx);
 	kvfree(dm->ev_owner);
-	dm->ev_owner = NULL;
-	dm->ev_src = NULL;
-	dm->ev_dst = NULL;
-	dm->ev_idx = NULL;
 	kvfree(dm->fm_src);
 	kvfree(dm->fm_dst);
 	kvfree(dm->fm_pool);
 	kvfree(dm->sg_pages);
 	kvfree(dm->sg_dma_pages);
 	kvfree(dm->sg_slot);
-	dm->sg_pages = NULL;
-	dm->sg_dma_pages = NULL;
-	dm->sg_slot = NULL;
-	dm->fm_src = NULL;
-	dm->fm_dst = NULL;
-	dm->fm_pool = NULL;
 }
 
 /* Reserve the last hardware queue for SG_COPY and enable it (ASID 0, polled). */
@@ -1080,15 +1071,8 @@ static int dmem_kq_init(struct hmmdev *hd)
 		return -ENOMEM;
 	dm->kq_hwq = q;
 	dm->kq_tail = 0;
-	hmmdev_wr(hd, hmmdev_qreg(q, HMMDEV_QREG_BASE_HI), upper_32_bits(dm->kq_dma));
-	hmmdev_wr(hd, hmmdev_qreg(q, HMMDEV_QREG_BASE_LO), lower_32_bits(dm->kq_dma));
-	hmmdev_wr(hd, hmmdev_qreg(q, HMMDEV_QREG_SIZE), HMMDEV_KQ_ENTRIES);
-	hmmdev_wr(hd, hmmdev_qreg(q, HMMDEV_QREG_ASID), 0);
-	hmmdev_wr(hd, hmmdev_qreg(q, HMMDEV_QREG_VECTOR), HMMDEV_MSIX_VEC_QUEUE0 + q);
-	hmmdev_wr(hd, hmmdev_qreg(q, HMMDEV_QREG_CTRL), HMMDEV_QCTRL_ENABLE);
-	if (!(hmmdev_rd(hd, hmmdev_qreg(q, HMMDEV_QREG_STATUS)) & HMMDEV_QSTATUS_ENABLED))
-		return -EIO;
-	return 0;
+	return hmmdev_hwq_enable(hd, q, dm->kq_dma, HMMDEV_KQ_ENTRIES, 0,
+				 HMMDEV_MSIX_VEC_QUEUE0 + q);
 }
 
 /**

@@ -357,6 +357,8 @@ void hmmdev_pt_dump(struct hmmdev_pt *pt, struct seq_file *m);
 
 /* hmmdev_queue.c */
 int hmmdev_queue_create(struct hmmdev_ctx *ctx, u32 entries, u32 *id);
+int hmmdev_hwq_enable(struct hmmdev *hd, unsigned int hwq, dma_addr_t ring, u32 entries,
+		      u32 asid, u32 vector);
 void hmmdev_queue_kill(struct hmmdev_queue *q);
 void hmmdev_queue_free(struct hmmdev_queue *q);
 void hmmdev_queue_release_ring(struct hmmdev_queue *q);

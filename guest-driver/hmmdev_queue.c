@@ -85,13 +85,8 @@ int hmmdev_queue_create(struct hmmdev_ctx *ctx, u32 entries, u32 *id)
 	q->hwq = hwq;
 	q->id = i;
 
-	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_BASE_HI), upper_32_bits(q->ring_dma));
-	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_BASE_LO), lower_32_bits(q->ring_dma));
-	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_SIZE), entries);
-	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_ASID), ctx->asid);
-	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_VECTOR), HMMDEV_MSIX_VEC_QUEUE0 + hwq);
-	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_CTRL), HMMDEV_QCTRL_ENABLE);
-	if (!(hmmdev_rd(hd, hmmdev_qreg(hwq, HMMDEV_QREG_STATUS)) & HMMDEV_QSTATUS_ENABLED)) {
+	if (hmmdev_hwq_enable(hd, hwq, q->ring_dma, entries, ctx->asid,
+			      HMMDEV_MSIX_VEC_QUEUE0 + hwq)) {
 		dev_err(dev, "queue %u refused its setup (ERROR 0x%x)\n", hwq,
 			hmmdev_rd(hd, HMMDEV_REG_ERROR));
 		spin_lock_irq(&hd->lock);
@@ -113,6 +108,34 @@ err_unlock:
 err_free:
 	hmmdev_queue_free(q);
 	return ret;
+}
+
+/**
+ * hmmdev_hwq_enable() - program and enable one hardware queue
+ * @hd: the device
+ * @hwq: the hardware queue
+ * @ring: DMA address of its ring
+ * @entries: ring size (a power of two)
+ * @asid: the address space its commands use
+ * @vector: its completion vector
+ *
+ * Shared by user queues, the kernel's migration queue (hmmdev_dmem.c) and
+ * the ATS self-test (hmmdev_atstest.c).
+ *
+ * Return: 0, or -EIO when the device refused the setup (see ERROR).
+ */
+int hmmdev_hwq_enable(struct hmmdev *hd, unsigned int hwq, dma_addr_t ring, u32 entries,
+		      u32 asid, u32 vector)
+{
+	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_BASE_HI), upper_32_bits(ring));
+	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_BASE_LO), lower_32_bits(ring));
+	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_SIZE), entries);
+	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_ASID), asid);
+	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_VECTOR), vector);
+	hmmdev_wr(hd, hmmdev_qreg(hwq, HMMDEV_QREG_CTRL), HMMDEV_QCTRL_ENABLE);
+	if (!(hmmdev_rd(hd, hmmdev_qreg(hwq, HMMDEV_QREG_STATUS)) & HMMDEV_QSTATUS_ENABLED))
+		return -EIO;
+	return 0;
 }
 
 /**
