@@ -30,7 +30,8 @@ esac
 
 # Bump when the build steps below change what ends up in the build directory.
 RECIPE=1
-key=$( (echo "$LINUX_DEB_VERSION recipe $RECIPE"; hash_inputs scripts/sources.sha256 "${frags[@]}") | sha256sum | cut -c1-12)
+key=$( (echo "$LINUX_DEB_VERSION recipe $RECIPE"; hash_inputs "${frags[@]}"
+       pinned_sums linux "$LINUX_DEB_VERSION") | sha256sum | cut -c1-12)
 top="$HMMDEV_CACHE/linux-$flavour-$key"
 src="$HMMDEV_CACHE/linux-$LINUX_UPSTREAM"
 [ "${1:-}" = "--print-dir" ] && { echo "$top"; exit 0; }

@@ -30,7 +30,8 @@ esac
 
 # Bump when the unpack/hook steps below change what ends up in the tree.
 RECIPE=1
-key=$( (echo "$QEMU_DEB_VERSION recipe $RECIPE ${CONFIGURE_ARGS[*]}"; hash_inputs scripts/qemu-devices.mak scripts/sources.sha256) | sha256sum | cut -c1-12)
+key=$( (echo "$QEMU_DEB_VERSION recipe $RECIPE ${CONFIGURE_ARGS[*]}"; hash_inputs scripts/qemu-devices.mak
+       pinned_sums qemu "$QEMU_DEB_VERSION") | sha256sum | cut -c1-12)
 top="$HMMDEV_CACHE/qemu-$flavour-$key"
 src="$top/src" build="$top/build" logf="$top/build.log"
 [ "${1:-}" = "--print-dir" ] && { echo "$top"; exit 0; }

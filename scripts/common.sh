@@ -15,6 +15,14 @@ hash_inputs() {
   (for f in "$@"; do echo "== $f"; cat "$HMMDEV_ROOT/$f"; done) | sha256sum | cut -c1-16
 }
 
+# pinned_sums PACKAGE VERSION : the lines of scripts/sources.sha256 that pin
+# that source package.  Build keys digest these, not the whole file, so that
+# pinning another package (or another kernel) does not rebuild this one.
+pinned_sums() {
+  local uver=${2#*:}
+  awk -v p="${1}_${uver%-*}" '$1 !~ /^#/ && index($2, p) == 1' "$HMMDEV_ROOT/scripts/sources.sha256"
+}
+
 # run_logged LOGFILE WHAT CMD... : run with output to LOGFILE; on failure show its tail.
 run_logged() {
   local logf=$1 what=$2; shift 2

@@ -55,9 +55,11 @@ echo "fetch-source: apt-get source --download-only $pkg=$ver"
 if ! (cd "$dest" && apt-get source -qq --download-only "$pkg=$ver") >"$dest/apt-get-source.log" 2>&1; then
   echo "fetch-source: ERROR: cannot get Debian source package $pkg $ver." >&2
   echo "fetch-source:   apt-get source said: $(tail -n 2 "$dest/apt-get-source.log" | tr '\n' ' ')" >&2
-  echo "fetch-source:   The mirror drops superseded versions.  Point HMMDEV_SOURCE_CACHE at a directory" >&2
-  echo "fetch-source:   holding $(echo $files | tr '\n' ' ')(for example ../shared/cache/debian-sources)," >&2
-  echo "fetch-source:   or run scripts/deps.sh as root so deb-src lines exist." >&2
+  echo "fetch-source:   apt finds it through the deb-src line for sid that scripts/deps.sh writes:" >&2
+  echo "fetch-source:   run \`sudo scripts/deps.sh\` (it rewrites /etc/apt/sources.list.d/hmmdev.sources" >&2
+  echo "fetch-source:   and runs apt-get update).  If the mirror no longer serves this version, point" >&2
+  echo "fetch-source:   HMMDEV_SOURCE_CACHE at a directory holding $(echo $files | tr '\n' ' ')" >&2
+  echo "fetch-source:   (for example ../shared/cache/debian-sources)." >&2
   exit 1
 fi
 rc=0; verify "$dest" || rc=$?
