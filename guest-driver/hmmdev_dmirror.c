@@ -73,7 +73,6 @@ MODULE_PARM_DESC(dmirror,
 #define DMIRROR_BOUNCE_VA	(1ULL << 47)
 #define DMIRROR_QUEUE_ENTRIES	8
 #define DMIRROR_SNAP_PAGES	64			/* as test_hmm */
-#define DMIRROR_BUSY_RETRIES	16
 
 /* One /dev/hmm_dmirrorN node. */
 struct dmirror_node {
@@ -215,57 +214,25 @@ static int dmirror_release(struct inode *inode, struct file *filp)
 /* Map the bounce window into the context's device page tables. */
 static int dmirror_map_bounce(struct dmirror *dmi)
 {
-	struct hmmdev_ctx *ctx = dmi->ctx;
-	struct device *dev = &ctx->hd->pdev->dev;
-	dma_addr_t *dma;
-	bool need_inv = false;
+	struct hmmdev_map m = {
+		.ctx = dmi->ctx,
+		.start = DMIRROR_BOUNCE_VA,
+		.npages = DMIRROR_BOUNCE_PAGES,
+	};
+	unsigned long *pfns;
 	unsigned int i;
-	int ret;
+	int ret = -ENOMEM;
 
-	dma = kvcalloc(DMIRROR_BOUNCE_PAGES, sizeof(*dma), GFP_KERNEL);
-	if (!dma)
-		return -ENOMEM;
-	for (i = 0; i < DMIRROR_BOUNCE_PAGES; i++) {
-		dma[i] = dma_map_page(dev, dmi->bounce_pages[i], 0, PAGE_SIZE,
-				      DMA_BIDIRECTIONAL);
-		if (dma_mapping_error(dev, dma[i])) {
-			ret = -ENOMEM;
-			goto unmap;
-		}
+	pfns = kvcalloc(DMIRROR_BOUNCE_PAGES, sizeof(*pfns), GFP_KERNEL);
+	m.dma = kvcalloc(DMIRROR_BOUNCE_PAGES, sizeof(*m.dma), GFP_KERNEL);
+	if (pfns && m.dma) {
+		for (i = 0; i < DMIRROR_BOUNCE_PAGES; i++)
+			pfns[i] = hmmdev_map_pfn(dmi->bounce_pages[i], true);
+		m.pfns = pfns;
+		ret = hmmdev_map_commit(&m);
 	}
-	ret = hmmdev_pt_reserve(&ctx->pt, DMIRROR_BOUNCE_VA,
-				DMIRROR_BOUNCE_VA + DMIRROR_BOUNCE_SIZE);
-	if (ret)
-		goto unmap;
-	mutex_lock(&ctx->lock);
-	if (ctx->detached) {
-		mutex_unlock(&ctx->lock);
-		ret = -ENODEV;
-		goto unmap;
-	}
-	for (i = 0; i < DMIRROR_BOUNCE_PAGES; i++) {
-		ret = hmmdev_pt_map(ctx, DMIRROR_BOUNCE_VA + ((u64)i << PAGE_SHIFT), 0,
-				    dmi->bounce_pages[i], dma[i], HMMDEV_PTE_WRITE, &need_inv);
-		if (ret < 0)
-			break;
-		dma[i] = DMA_MAPPING_ERROR;	/* the page tables own it now */
-	}
-	mutex_unlock(&ctx->lock);
-	if (ret < 0) {
-		mutex_lock(&ctx->lock);
-		hmmdev_pt_invalidate(ctx, DMIRROR_BOUNCE_VA,
-				     DMIRROR_BOUNCE_VA + DMIRROR_BOUNCE_SIZE);
-		mutex_unlock(&ctx->lock);
-		goto unmap;
-	}
-	kvfree(dma);
-	return 0;
-
-unmap:
-	while (i--)
-		if (dma[i] != DMA_MAPPING_ERROR)
-			dma_unmap_page(dev, dma[i], PAGE_SIZE, DMA_BIDIRECTIONAL);
-	kvfree(dma);
+	kvfree(m.dma);
+	kvfree(pfns);
 	return ret;
 }
 
@@ -414,47 +381,45 @@ static const struct mmu_interval_notifier_ops dmirror_snapshot_ops = {
 	.invalidate = dmirror_snapshot_invalidate,
 };
 
-/*
- * hmm_range_fault() without faulting over @range (at most
- * DMIRROR_SNAP_PAGES), consistent as of one notifier sequence; then @fn
- * looks at the entries under snap_lock.
- */
-static int dmirror_range_snapshot(struct dmirror *dmi, struct hmm_range *range,
-				  void (*fn)(struct dmirror *, struct hmm_range *, void *),
-				  void *arg)
+/* A look at the CPU page tables: the mirror loop, committed under snap_lock. */
+struct dmirror_snap {
+	struct hmmdev_mirror mr;
+	struct dmirror *dmi;
+	void (*fn)(struct dmirror *dmi, struct hmm_range *range, void *arg);
+	void *arg;
+};
+
+static int dmirror_snap_commit(struct hmmdev_mirror *mr)
 {
-	struct mm_struct *mm = dmi->ctx->mm;
-	unsigned long timeout = jiffies + msecs_to_jiffies(HMM_RANGE_DEFAULT_TIMEOUT);
-	struct dmirror_interval di = { .dmi = dmi };
+	struct dmirror_snap *s = container_of(mr, struct dmirror_snap, mr);
+
+	mutex_lock(&s->dmi->snap_lock);
+	if (mmu_interval_read_retry(mr->range.notifier, mr->range.notifier_seq)) {
+		mutex_unlock(&s->dmi->snap_lock);
+		return -EAGAIN;
+	}
+	s->fn(s->dmi, &mr->range, s->arg);
+	mutex_unlock(&s->dmi->snap_lock);
+	return 0;
+}
+
+/*
+ * hmm_range_fault() without faulting over s->mr.range (at most
+ * DMIRROR_SNAP_PAGES), consistent as of one sequence of a notifier over just
+ * that range; then s->fn looks at the entries under snap_lock.
+ */
+static int dmirror_range_snapshot(struct dmirror_snap *s)
+{
+	struct hmm_range *range = &s->mr.range;
+	struct dmirror_interval di = { .dmi = s->dmi };
 	int ret;
 
 	range->notifier = &di.notifier;
-	ret = mmu_interval_notifier_insert(range->notifier, mm, range->start,
+	ret = mmu_interval_notifier_insert(range->notifier, s->dmi->ctx->mm, range->start,
 					   range->end - range->start, &dmirror_snapshot_ops);
 	if (ret)
 		return ret;
-	for (;;) {
-		if (time_after(jiffies, timeout)) {
-			ret = -EBUSY;
-			break;
-		}
-		range->notifier_seq = mmu_interval_read_begin(range->notifier);
-		mmap_read_lock(mm);
-		ret = hmm_range_fault(range);
-		mmap_read_unlock(mm);
-		if (ret == -EBUSY)
-			continue;
-		if (ret)
-			break;
-		mutex_lock(&dmi->snap_lock);
-		if (mmu_interval_read_retry(range->notifier, range->notifier_seq)) {
-			mutex_unlock(&dmi->snap_lock);
-			continue;
-		}
-		fn(dmi, range, arg);
-		mutex_unlock(&dmi->snap_lock);
-		break;
-	}
+	ret = hmmdev_mirror_loop(&s->mr);
 	mmu_interval_notifier_remove(range->notifier);
 	return ret;
 }
@@ -464,10 +429,17 @@ static int dmirror_snapshot_walk(struct dmirror *dmi, u64 start, u64 end,
 				 void (*fn)(struct dmirror *, struct hmm_range *, void *),
 				 void *arg)
 {
-	unsigned long pfns[DMIRROR_SNAP_PAGES];
-	struct hmm_range range = {
-		.hmm_pfns = pfns,
-		.dev_private_owner = dmi->ctx->hd,
+	unsigned long pfns[DMIRROR_SNAP_PAGES] = { };	/* no stale input flags */
+	struct dmirror_snap s = {
+		.mr = {
+			.range = {
+				.hmm_pfns = pfns,
+				.dev_private_owner = dmi->ctx->hd,
+			},
+			.ctx = dmi->ctx,
+			.commit = dmirror_snap_commit,
+		},
+		.dmi = dmi, .fn = fn, .arg = arg,
 	};
 	struct mm_struct *mm = dmi->ctx->mm;
 	u64 addr;
@@ -475,10 +447,10 @@ static int dmirror_snapshot_walk(struct dmirror *dmi, u64 start, u64 end,
 
 	if (!mmget_not_zero(mm))
 		return -EINVAL;
-	for (addr = start; addr < end && !ret; addr = range.end) {
-		range.start = addr;
-		range.end = min_t(u64, addr + sizeof(pfns) / sizeof(pfns[0]) * PAGE_SIZE, end);
-		ret = dmirror_range_snapshot(dmi, &range, fn, arg);
+	for (addr = start; addr < end && !ret; addr = s.mr.range.end) {
+		s.mr.range.start = addr;
+		s.mr.range.end = min_t(u64, addr + ARRAY_SIZE(pfns) * PAGE_SIZE, end);
+		ret = dmirror_range_snapshot(&s);
 	}
 	mmput(mm);
 	return ret;
@@ -622,99 +594,78 @@ static int dmirror_migrate(struct dmirror *dmi, struct hmm_dmirror_cmd *cmd, boo
 	return dmirror_read_back(dmi, cmd);
 }
 
-/* Map pages made exclusive for the device; -EAGAIN: the range changed. */
-static int dmirror_map_exclusive(struct dmirror *dmi, u64 start, struct page **pages,
-				 unsigned int n, unsigned long seq)
-{
-	struct hmmdev_ctx *ctx = dmi->ctx;
-	struct device *dev = &ctx->hd->pdev->dev;
-	dma_addr_t dma[DMIRROR_SNAP_PAGES];
-	bool need_inv = false;
-	unsigned int i;
-	int ret = 0, r;
+/*
+ * Exclusive access to a piece of at most DMIRROR_SNAP_PAGES: the mirror loop
+ * with make_device_exclusive_range() as the fault step and a map
+ * transaction as the commit.
+ */
+struct dmirror_excl {
+	struct hmmdev_mirror mr;
+	struct hmmdev_map map;
+	struct page *pages[DMIRROR_SNAP_PAGES];	/* locked and referenced */
+	int got;				/* ... entries of pages[] */
+};
 
-	for (i = 0; i < n; i++) {
-		dma[i] = dma_map_page(dev, pages[i], 0, PAGE_SIZE, DMA_BIDIRECTIONAL);
-		if (dma_mapping_error(dev, dma[i]))
-			dma[i] = DMA_MAPPING_ERROR;
+static int dmirror_excl_fault(struct hmmdev_mirror *mr)
+{
+	struct dmirror_excl *x = container_of(mr, struct dmirror_excl, mr);
+
+	x->got = make_device_exclusive_range(mr->ctx->mm, mr->range.start, mr->range.end,
+					     x->pages, mr->ctx);
+	return x->got < 0 ? x->got : 0;
+}
+
+static int dmirror_excl_commit(struct hmmdev_mirror *mr)
+{
+	struct dmirror_excl *x = container_of(mr, struct dmirror_excl, mr);
+	unsigned long n = (mr->range.end - mr->range.start) >> PAGE_SHIFT, i;
+	int ret = -EBUSY;	/* test_hmm: not every page became exclusive */
+
+	for (i = 0; i < n && i < x->got && x->pages[i]; i++)
+		mr->range.hmm_pfns[i] = hmmdev_map_pfn(x->pages[i], true);
+	if (i == n) {
+		x->map.start = mr->range.start;
+		x->map.npages = n;
+		x->map.seq = mr->range.notifier_seq;
+		ret = hmmdev_map_commit(&x->map);
 	}
-	ret = hmmdev_pt_reserve(&ctx->pt, start, start + n * PAGE_SIZE);
-	if (ret)
-		goto unmap;
-	mutex_lock(&ctx->lock);
-	if (ctx->detached)
-		ret = -ENODEV;
-	else if (mmu_interval_read_retry(&ctx->notifier, seq))
-		ret = -EAGAIN;
-	for (i = 0; i < n && !ret; i++) {
-		if (dma[i] == DMA_MAPPING_ERROR) {
-			ret = -ENOMEM;
-			break;
+	for (i = 0; i < x->got; i++) {
+		if (x->pages[i]) {
+			unlock_page(x->pages[i]);
+			put_page(x->pages[i]);
 		}
-		r = hmmdev_pt_map(ctx, start + i * PAGE_SIZE, 0, pages[i], dma[i],
-				  HMMDEV_PTE_WRITE | HMMDEV_PTE_ATOMIC | HMMDEV_PTE_SW_EXCLUSIVE,
-				  &need_inv);
-		if (r < 0)
-			ret = r;
-		else if (r == 1)
-			dma[i] = DMA_MAPPING_ERROR;	/* the page tables own it */
 	}
-	if (need_inv) {
-		hmmdev_invalidate(ctx->hd, HMMDEV_INV_RANGE, ctx->asid, start, n * PAGE_SIZE);
-		hmmdev_count(ctx, HMMDEV_STAT_INVALIDATIONS, 1);
-	}
-	mutex_unlock(&ctx->lock);
-unmap:
-	for (i = 0; i < n; i++)
-		if (dma[i] != DMA_MAPPING_ERROR)
-			dma_unmap_page(dev, dma[i], PAGE_SIZE, DMA_BIDIRECTIONAL);
 	return ret;
 }
 
 static int dmirror_exclusive(struct dmirror *dmi, struct hmm_dmirror_cmd *cmd)
 {
-	u64 end = cmd->addr + (cmd->npages << PAGE_SHIFT), addr, next;
+	u64 end = cmd->addr + (cmd->npages << PAGE_SHIFT), addr;
 	struct hmmdev_ctx *ctx = dmi->ctx;
-	struct mm_struct *mm = ctx->mm;
-	struct page *pages[DMIRROR_SNAP_PAGES];
-	unsigned int tries = 0;
-	int ret = 0, got, i;
+	unsigned long pfns[DMIRROR_SNAP_PAGES];
+	dma_addr_t dma[DMIRROR_SNAP_PAGES];
+	struct dmirror_excl x = {
+		.mr = {
+			.range = { .notifier = &ctx->notifier, .hmm_pfns = pfns },
+			.ctx = ctx,
+			.fault = dmirror_excl_fault,
+			.commit = dmirror_excl_commit,
+		},
+		.map = {
+			.ctx = ctx, .pfns = pfns, .dma = dma,
+			.perm = HMMDEV_PTE_SW_EXCLUSIVE, .notifier = &ctx->notifier,
+		},
+	};
+	int ret = 0;
 
-	if (!mmget_not_zero(mm))
+	if (!mmget_not_zero(ctx->mm))
 		return -EINVAL;
-	for (addr = cmd->addr; addr < end && !ret; ) {
-		unsigned long seq = mmu_interval_read_begin(&ctx->notifier);
-		unsigned int n;
-
-		next = min_t(u64, end, addr + DMIRROR_SNAP_PAGES * PAGE_SIZE);
-		n = (next - addr) >> PAGE_SHIFT;
-		mmap_read_lock(mm);
-		got = make_device_exclusive_range(mm, addr, next, pages, ctx);
-		mmap_read_unlock(mm);
-		if (got < 0) {
-			ret = got;
-			break;
-		}
-		ret = -EBUSY;		/* test_hmm: not every page became exclusive */
-		if (got == n) {
-			for (i = 0; i < got && pages[i]; i++)
-				;
-			if (i == got)
-				ret = dmirror_map_exclusive(dmi, addr, pages, n, seq);
-		}
-		for (i = 0; i < got; i++) {
-			if (pages[i]) {
-				unlock_page(pages[i]);
-				put_page(pages[i]);
-			}
-		}
-		if (ret == -EAGAIN && ++tries < DMIRROR_BUSY_RETRIES) {
-			ret = 0;
-			continue;
-		}
-		addr = next;
+	for (addr = cmd->addr; addr < end && !ret; addr = x.mr.range.end) {
+		x.mr.range.start = addr;
+		x.mr.range.end = min_t(u64, end, addr + DMIRROR_SNAP_PAGES * PAGE_SIZE);
+		ret = hmmdev_mirror_loop(&x.mr);
 	}
-	mmput(mm);
+	mmput(ctx->mm);
 	if (ret)
 		return ret;
 	ret = dmirror_ready(dmi);
