@@ -101,10 +101,10 @@ fuzz: qemu-asan
 # and the ATC: hit rate against working set, throughput with ATS on/off and
 # without an IOMMU (ats.{json,md}).
 bench: all
-	@$(QEMU_ENV) $(PY) bench/copy_engine.py --out $(BUILD)/bench
-	@$(TEST_ENV) $(PY) bench/driver_vs_test_hmm.py --out $(BUILD)/bench
-	@$(TEST_ENV) $(PY) bench/dmirror_vs_test_hmm.py --out $(BUILD)/bench
-	@$(TEST_ENV) $(PY) bench/ats.py --out $(BUILD)/bench --vm
+	@$(QEMU_ENV) $(PY) -m bench.copy_engine --out $(BUILD)/bench
+	@$(TEST_ENV) $(PY) -m bench.driver_vs_test_hmm --out $(BUILD)/bench
+	@$(TEST_ENV) $(PY) -m bench.dmirror_vs_test_hmm --out $(BUILD)/bench
+	@$(TEST_ENV) $(PY) -m bench.ats --out $(BUILD)/bench --vm
 
 test-device: qemu
 	@$(QEMU_ENV) $(PY) -m pytest -v -rfEs tests/device $(PYTEST_ARGS)

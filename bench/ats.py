@@ -21,7 +21,9 @@ ATS off (ats=off: the IOMMU translates each access), and with no IOMMU.
 Writes <out>/ats.json and <out>/ats.md.
 
     make bench
-    HMMDEV_QEMU_BUILD=.../build bench/ats.py --out build/bench [--vm] [--quick]
+    HMMDEV_QEMU_BUILD=.../build python3 -m bench.ats --out build/bench [--vm] [--quick]
+
+(run from the repository root: the helpers are tests.lib's)
 """
 from __future__ import annotations
 
@@ -31,29 +33,17 @@ import os
 import platform
 import random
 import statistics
-import struct
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
+from tests.lib.artifacts import ROOT, need
+from tests.lib.guest import qstat
+from tests.lib.machines import HMMDEV_DEVFN, HMMDEV_SLOT, qtest_machine
+from tests.lib.qtest import PCI_EXT_CAP_ID_ATS, EcamDev, GuestAlloc, R, PAGE, HUGE, sg_list
 
-from hmmdev_qtest import GuestAlloc, QtestHmmdev, R, PAGE, HUGE  # noqa: E402
-
-SLOT = 4
-SG_ENTRY = struct.Struct("<QQIIQ")
-ECAM = 0xB000_0000
 MB = 1e6
 SG = R["HMMDEV_CMD_SG_COPY"]
-
-
-def need(var: str) -> Path:
-    v = os.environ.get(var)
-    if not v:
-        sys.exit(f"{var} is not set: run this with `make bench`")
-    return Path(v)
 
 
 class Machine:
@@ -61,34 +51,24 @@ class Machine:
 
     def __init__(self, qemu_build: Path, out: Path, iommu: bool, props: str = "",
                  ram_mib: int = 512):
-        sys.path.insert(0, str(qemu_build.parent / "src" / "python"))
-        from qemu.machine.qtest import QEMUQtestMachine
-        args = ["-L", "/usr/share/seabios", "-L", "/usr/share/qemu", "-M", "q35",
-                "-nodefaults", "-m", f"{ram_mib}M", "-qtest-log", "none"]
+        args = ["-M", "q35", "-nodefaults", "-m", f"{ram_mib}M", "-qtest-log", "none"]
         if iommu:
             args += ["-device", "intel-iommu,device-iotlb=on"]
-        args += ["-device", f"hmmdev,id=hmmdev0,addr={SLOT:02x}.0{props}"]
-        self.m = QEMUQtestMachine(str(qemu_build / "qemu-system-x86_64"),
-                                  base_temp_dir=str(out), args=args)
+        args += ["-device", f"hmmdev,id=hmmdev0,addr={HMMDEV_SLOT:02x}.0{props}"]
+        self.m = qtest_machine(qemu_build, out, args)
         self.m.launch()
-        self.dev = d = QtestHmmdev(self.m, devfn=SLOT << 3)
+        self.dev = d = EcamDev(self.m, devfn=HMMDEV_DEVFN)
         d.enable()
         self.alloc = GuestAlloc(d, end=(ram_mib - 16) << 20)
         self.q = d.queue(self.alloc, size=8)
 
     def ats_enable(self) -> None:
-        d = self.dev
-        for reg, val in ((0x64, 0), (0x60, ECAM | 1)):      # MCH PCIEXBAR: ECAM on
-            d._cmd(f"outl 0xcf8 0x{0x8000_0000 | reg:x}")
-            d._cmd(f"outl 0xcfc 0x{val:x}")
-        cfg = ECAM | (d.devfn << 12)
-        assert d.readl(cfg + 0x100) & 0xFFFF == 0x0F, "no ATS capability"
-        d.writel(cfg + 0x104, 0x8000 << 16)
+        self.dev.ecam_enable()
+        assert self.dev.ext_cap(PCI_EXT_CAP_ID_ATS) == 0x100, "no ATS capability"
+        self.dev.set_ats(True)
 
     def sg_list(self, pairs) -> int:
-        lst = self.alloc.alloc(SG_ENTRY.size * len(pairs), zero=True)
-        self.dev.memwrite(lst, b"".join(SG_ENTRY.pack(s, d, n, 0, 0) for s, d, n in pairs))
-        return lst
+        return sg_list(self.dev, self.alloc, pairs)
 
     def run(self, lst: int, n: int) -> float:
         t0 = time.perf_counter()
@@ -181,8 +161,8 @@ def throughput(qb: Path, out: Path, size: int, reps: int) -> list[dict]:
 
 
 def vm_throughput(out: Path, reps: int) -> list[dict]:
-    from driver_vs_test_hmm import Run
-    from vm import Vm
+    from bench.driver_vs_test_hmm import Run
+    from images.vm import Vm
     rows = []
     for name, iommu, props in (("no IOMMU", "none", ""),
                                ("IOMMU lazy, ATS off", "lazy", ",ats=off"),
@@ -195,8 +175,7 @@ def vm_throughput(out: Path, reps: int) -> list[dict]:
         with run:
             mig = run.phase(f"migrate 64 {reps}")
             rd = run.phase(f"read 64 {reps}")
-            atc = {k: run.vm.qmp("qom-get", path="/machine/peripheral/hmmdev0",
-                                 property=f"stat-atc-{k}") for k in ("hits", "misses")}
+            atc = {k: qstat(run.vm, f"atc-{k}") for k in ("hits", "misses")}
         b = mig["bytes"]
         row = {"config": name,
                "migrate_to_dev_mb_s": round(b / mig["ours_to_dev"]["median_us"], 1),

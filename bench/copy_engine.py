@@ -8,7 +8,9 @@ the fly) measured on the same machine in the same run.  Writes
 <out>/copy-engine.json and <out>/copy-engine.md.
 
     make bench                          # the usual way
-    HMMDEV_QEMU_BUILD=.../build bench/copy_engine.py [--reps N] [--size MiB]
+    HMMDEV_QEMU_BUILD=.../build python3 -m bench.copy_engine [--reps N] [--size MiB]
+
+(run from the repository root: the helpers are tests.lib's)
 """
 from __future__ import annotations
 
@@ -23,17 +25,14 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from hmmdev_qtest import (GuestAlloc, PageTable, QtestHmmdev, R, HUGE,  # noqa: E402
-                          PTE_W, PTE_DEVMEM)
+from tests.lib.artifacts import ROOT
+from tests.lib.machines import HMMDEV_DEVFN, HMMDEV_SLOT, qtest_machine
+from tests.lib.qtest import (GuestAlloc, PageTable, QtestHmmdev, R, HUGE, PTE_W, PTE_DEVMEM,
+                             SG_ENTRY)
 
 MB = 1e6
-SLOT = 4
 VA_SRC = 0x10_0000_0000
 VA_DST = 0x20_0000_0000
-SG_ENTRY = struct.Struct("<QQIIQ")
 
 
 def host_baseline(out: Path, size: int) -> dict:
@@ -48,19 +47,14 @@ class Bench:
              "bytes-dev-to-sys", "bytes-dev-to-dev", "bytes-filled", "dma-errors", "cmd-errors")
 
     def __init__(self, qemu_build: Path, out: Path, size: int):
-        sys.path.insert(0, str(qemu_build.parent / "src" / "python"))
-        from qemu.machine.qtest import QEMUQtestMachine
         self.size = size
         ram_mib = max(512, (4 * size >> 20) + 256)
         devmem = max(256 << 20, 2 * size + (64 << 20))
-        self.m = QEMUQtestMachine(str(qemu_build / "qemu-system-x86_64"), base_temp_dir=str(out),
-                                  args=["-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
-                                        "-M", "q35", "-nodefaults", "-m", f"{ram_mib}M",
-                                        "-qtest-log", "none",
-                                        "-device", f"hmmdev,id=hmmdev0,addr={SLOT:02x}.0,"
-                                                   f"devmem-size={devmem}"])
+        self.m = qtest_machine(qemu_build, out, [
+            "-M", "q35", "-nodefaults", "-m", f"{ram_mib}M", "-qtest-log", "none",
+            "-device", f"hmmdev,id=hmmdev0,addr={HMMDEV_SLOT:02x}.0,devmem-size={devmem}"])
         self.m.launch()
-        self.dev = d = QtestHmmdev(self.m, devfn=SLOT << 3)
+        self.dev = d = QtestHmmdev(self.m, devfn=HMMDEV_DEVFN)
         d.enable()
         self.alloc = GuestAlloc(d, end=(ram_mib - 16) << 20)
         self.src = self.alloc.alloc(size, align=HUGE)

@@ -18,18 +18,19 @@ driver's stage times (sysfs stats) and the device's counters for each run.
 
     make bench
     HMMDEV_QEMU_BUILD=... HMMDEV_KERNEL_BUILD=... HMMDEV_INITRD=... \\
-        bench/dmirror_vs_test_hmm.py --out build/bench [--quick]
+        python3 -m bench.dmirror_vs_test_hmm --out build/bench [--quick]
+
+(run from the repository root: the helpers are tests.lib's)
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "images"))
+from tests.lib.artifacts import ROOT, Artifacts
+from tests.lib.guest import qstats
 
 OPS = ("read", "read_mirrored", "write", "migrate_to_dev", "migrate_to_sys", "cpu_fault_back")
 NODES = {"private": 0, "coherent": 2}
@@ -39,13 +40,6 @@ STAGES = ("ns_hmm_range_fault", "ns_dma_map", "ns_pte_write", "ns_irq_to_work",
 COUNTERS = ("fault-records", "cmd-copy", "cmd-sg-copy", "bytes-sys-to-sys",
             "bytes-sys-to-dev", "bytes-dev-to-sys")
 TEST_HMM = "insmod /lib/modules/test_hmm.ko spm_addr_dev0=0x100000000 spm_addr_dev1=0x110000000"
-
-
-def need(var: str) -> Path:
-    v = os.environ.get(var)
-    if not v:
-        sys.exit(f"{var} is not set: run this with `make bench`")
-    return Path(v)
 
 
 def run_node(vm, node: int, mib: int, reps: int) -> dict:
@@ -59,11 +53,6 @@ def sysfs_stats(vm, dev: int) -> dict:
     out = vm.check(f"cd /sys/class/hmmdev/hmmdev{dev}/stats && for f in {' '.join(STAGES)}; "
                    "do echo $f $(cat $f); done")
     return {k: int(v) for k, v in (ln.split() for ln in out.strip().splitlines())}
-
-
-def qstats(vm, dev: int) -> dict:
-    return {k: vm.qmp("qom-get", path=f"/machine/peripheral/hmmdev{dev}", property=f"stat-{k}")
-            for k in COUNTERS}
 
 
 def markdown(res: dict) -> str:
@@ -95,13 +84,10 @@ def main() -> int:
     args = ap.parse_args()
     mib, reps = (4, 1) if args.quick else (args.mib, args.reps)
 
-    from vm import Vm, VmConfig
-    qb, kb = need("HMMDEV_QEMU_BUILD"), need("HMMDEV_KERNEL_BUILD")
+    from images.vm import Vm
+    cfg = Artifacts().vm_config(args.out / "vm-log-dmirror", devices=4, mem="3G",
+                                append="memmap=512M$0x100000000 hmmdev.noload=1", iommu=args.iommu)
     args.out.mkdir(parents=True, exist_ok=True)
-    cfg = VmConfig(qemu=str(qb / "qemu-system-x86_64"), qemu_python=str(qb.parent / "src/python"),
-                   kernel=str(kb / "arch/x86/boot/bzImage"), initrd=str(need("HMMDEV_INITRD")),
-                   share=str(ROOT), log_dir=str(args.out / "vm-log-dmirror"), devices=4,
-                   mem="3G", append="memmap=512M$0x100000000 hmmdev.noload=1", iommu=args.iommu)
     res = {"mib": mib, "reps": reps, "iommu": args.iommu, "test_hmm": {}, "hmmdev": {}, "hmmdev_stages_ms": {},
            "hmmdev_device": {}}
     with Vm(cfg) as vm:
@@ -111,9 +97,9 @@ def main() -> int:
         vm.check("rmmod test_hmm && insmod /lib/modules/hmmdev.ko dmirror=1 coherent=0xc")
         for kind, node in NODES.items():
             dev = node      # dmirror0 is hmmdev0 (private), dmirror2 is hmmdev2 (coherent)
-            s0, q0 = sysfs_stats(vm, dev), qstats(vm, dev)
+            s0, q0 = sysfs_stats(vm, dev), qstats(vm, COUNTERS, dev)
             res["hmmdev"][kind] = run_node(vm, node, mib, reps)
-            s1, q1 = sysfs_stats(vm, dev), qstats(vm, dev)
+            s1, q1 = sysfs_stats(vm, dev), qstats(vm, COUNTERS, dev)
             res["hmmdev_stages_ms"][kind] = {k: (s1[k] - s0[k]) / 1e6 for k in STAGES}
             res["hmmdev_device"][kind] = {k: q1[k] - q0[k] for k in COUNTERS}
     res["ratio"] = {kind: {op: round(res["hmmdev"][kind][op]["mbps"] /

@@ -22,7 +22,9 @@ qom-get stat-*).  Writes <out>/driver-vs-test_hmm.{json,md}.
 
     make bench                          # the usual way
     HMMDEV_QEMU_BUILD=... HMMDEV_KERNEL_BUILD=... HMMDEV_INITRD=... \\
-        bench/driver_vs_test_hmm.py --out build/bench [--quick]
+        python3 -m bench.driver_vs_test_hmm --out build/bench [--quick]
+
+(run from the repository root: the helpers are tests.lib's)
 """
 from __future__ import annotations
 
@@ -34,10 +36,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "images"))
+from tests.lib.artifacts import ROOT, Artifacts
+from tests.lib.guest import qstats
 
-DEV = "/machine/peripheral/hmmdev0"
 QSTATS = ("faults", "fault-records", "fault-irqs", "replays", "cancels", "tlb-hits",
           "tlb-misses", "tlb-walks", "tlb-invalidations", "cmd-kernel", "cmd-sg-copy",
           "bytes-sys-to-dev", "bytes-dev-to-sys", "completion-irqs", "dma-errors")
@@ -52,24 +53,11 @@ TARGETS = {
 }
 
 
-def need(var: str) -> Path:
-    v = os.environ.get(var)
-    if not v:
-        sys.exit(f"{var} is not set: run this with `make bench`")
-    return Path(v)
-
-
 class Run:
     def __init__(self, out: Path, cpus: int, iommu: str):
-        from vm import Vm, VmConfig
-        qb = need("HMMDEV_QEMU_BUILD")
-        kb = need("HMMDEV_KERNEL_BUILD")
-        cfg = VmConfig(qemu=str(qb / "qemu-system-x86_64"), qemu_python=str(qb.parent / "src/python"),
-                       kernel=str(kb / "arch/x86/boot/bzImage"), initrd=str(need("HMMDEV_INITRD")),
-                       share=str(ROOT), log_dir=str(out / "vm-log"), cpus=cpus,
-                       iommu=iommu)
-        self.cfg = cfg
-        self.vm = Vm(cfg)
+        from images.vm import Vm
+        self.cfg = Artifacts().vm_config(out / "vm-log", cpus=cpus, iommu=iommu)
+        self.vm = Vm(self.cfg)
 
     def __enter__(self):
         self.vm.start()
@@ -81,7 +69,7 @@ class Run:
         self.vm.stop()
 
     def qstats(self) -> dict:
-        return {k: self.vm.qmp("qom-get", path=DEV, property=f"stat-{k}") for k in QSTATS}
+        return qstats(self.vm, QSTATS)
 
     def phase(self, args: str, timeout: float = 300) -> dict:
         q0 = self.qstats()

@@ -10,86 +10,34 @@ tests/vm/test_ats.py.
 """
 import pytest
 
-from hmmdev_qtest import R, PAGE, QtestHmmdev, GuestAlloc
-from conftest import Hw, HMMDEV_SLOT, SANITIZER_ENV, stop_all
+from tests.lib.hw import VA, Hw
+from tests.lib.machines import HMMDEV_DEVFN, QtestMachines
+from tests.lib.qtest import (OP, R, PAGE, PTE_V, PTE_W, PCI_ATS_CTRL_ENABLE, PCI_EXT_CAP_ID_ATS,
+                             EcamDev, PageTable, sg_list)
 
-PCI_EXT_CAP_ID_ATS = 0x0F
-PCI_ATS_CTRL = 0x06
-PCI_ATS_CTRL_ENABLE = 0x8000
-ECAM_BASE = 0xB000_0000
-MCH_PCIEXBAR = 0x60
 SG = R["HMMDEV_CMD_SG_COPY"]
 ATC_STATS = ("atc-hits", "atc-misses", "atc-requests", "atc-invalidations", "atc-invalidated-entries",
              "atc-evictions", "atc-translation-failures")
 
 
-class EcamDev(QtestHmmdev):
-    """QtestHmmdev plus extended configuration space through ECAM."""
-
-    def ecam_enable(self) -> None:
-        # Host bridge 00:00.0 register PCIEXBAR: base 0xb0000000, 256 buses, enabled.
-        for reg, val in ((MCH_PCIEXBAR + 4, 0), (MCH_PCIEXBAR, ECAM_BASE | 1)):
-            self._cmd(f"outl 0xcf8 0x{0x8000_0000 | reg:x}")
-            self._cmd(f"outl 0xcfc 0x{val:x}")
-
-    def ecam(self, reg: int) -> int:
-        return ECAM_BASE | (self.devfn << 12) | reg
-
-    def ext_cap(self, cap_id: int) -> int | None:
-        off = 0x100
-        while off:
-            hdr = self.readl(self.ecam(off))
-            if hdr in (0, 0xFFFF_FFFF):
-                return None
-            if hdr & 0xFFFF == cap_id:
-                return off
-            off = hdr >> 20
-        return None
-
-    def ats_ctrl(self) -> int:
-        # dword at +4: ATS Capability (15:0), ATS Control (31:16)
-        return self.readl(self.ecam(self.ext_cap(PCI_EXT_CAP_ID_ATS) + 4)) >> 16
-
-    def set_ats(self, enable: bool) -> None:
-        cap = self.ext_cap(PCI_EXT_CAP_ID_ATS)
-        self.writel(self.ecam(cap + 4), (PCI_ATS_CTRL_ENABLE if enable else 0) << 16)
-
-
 @pytest.fixture
 def atsmachine(artifacts, request):
     """Factory: atsmachine(iommu args, hmmdev props) -> (machine, EcamDev)."""
-    import os
-    from qemu.machine.qtest import QEMUQtestMachine
-    for var, val in SANITIZER_ENV.items():
-        os.environ.setdefault(var, val)
-    log_dir = artifacts.log_dir / request.node.name
-    machines = []
+    machines = QtestMachines(artifacts, artifacts.log_dir / request.node.name)
 
     def factory(iommu: str | None = "intel-iommu,device-iotlb=on", props: str = ""):
-        log_dir.mkdir(parents=True, exist_ok=True)
-        args = [*artifacts.firmware_args, "-M", "q35", "-nodefaults", "-m", "256M",
-                "-d", "guest_errors", "-D", str(log_dir / "guest-errors.log")]
-        if iommu:
-            args += ["-device", iommu]     # the IOMMU comes before the devices it serves
-        args += ["-device", f"hmmdev,id=hmmdev0,addr={HMMDEV_SLOT:02x}.0{props}"]
-        m = QEMUQtestMachine(str(artifacts.qemu), base_temp_dir=str(log_dir), args=args)
-        m.launch()
-        machines.append(m)
-        d = EcamDev(m, devfn=HMMDEV_SLOT << 3)
+        m = machines.launch(props, before=["-device", iommu] if iommu else [])
+        d = EcamDev(m, devfn=HMMDEV_DEVFN)
         d.ecam_enable()
         return m, d
 
     yield factory
-    stop_all(machines, log_dir)
+    machines.stop_all()
 
 
 def sg_read_pages(hw: Hw, q, src: int, npages: int, dst: int) -> None:
     """One SG_COPY: npages 4 KiB pages from src (DMA address) to dst."""
-    lst = hw.alloc.alloc(32 * npages, zero=True)
-    for i in range(npages):
-        hw.dev.memwrite(lst + 32 * i, (src + i * PAGE).to_bytes(8, "little") +
-                        (dst + i * PAGE).to_bytes(8, "little") +
-                        PAGE.to_bytes(4, "little") + bytes(12))
+    lst = sg_list(hw.dev, hw.alloc, [(src + i * PAGE, dst + i * PAGE, PAGE) for i in range(npages)])
     c = q.run(SG, (lst, npages))
     assert c.code == 0, c
 
@@ -288,9 +236,7 @@ def test_atc_miss_requests_the_rest_of_the_access(atsmachine):
     dst = hw.alloc.alloc(n * PAGE, zero=True)
     data = bytes((i * 3 + 5) & 0xFF for i in range(n * PAGE))
     d.memwrite(src, data)
-    lst = hw.alloc.alloc(32, zero=True)
-    d.memwrite(lst, src.to_bytes(8, "little") + dst.to_bytes(8, "little") +
-               (n * PAGE).to_bytes(4, "little") + bytes(12))
+    lst = sg_list(d, hw.alloc, [(src, dst, n * PAGE)])
     before = d.stats("atc-hits", "atc-misses", "atc-requests")
     assert q.run(SG, (lst, 1)).code == 0
     assert d.memread(dst, n * PAGE) == data
@@ -318,11 +264,8 @@ def test_ats_races_with_reset_disable_and_toggle(atsmachine):
     n = 256
     src = hw.alloc.alloc(n * PAGE)
     dst = hw.alloc.alloc(n * PAGE, zero=True)
-    lst = hw.alloc.alloc(32 * n, zero=True)
-    for i in range(n):
-        d.memwrite(lst + 32 * i, (src + i * PAGE).to_bytes(8, "little") +
-                   (dst + ((i * 7) % n) * PAGE).to_bytes(8, "little") +
-                   PAGE.to_bytes(4, "little") + bytes(12))
+    lst = sg_list(d, hw.alloc, [(src + i * PAGE, dst + ((i * 7) % n) * PAGE, PAGE)
+                                for i in range(n)])
     rng = random.Random(7)
     requests = d.stat("atc-requests")
     for round_ in range(60):
@@ -357,13 +300,6 @@ def test_ats_races_with_reset_disable_and_toggle(atsmachine):
 MSI_WINDOW = 0xFEE0_0000        # intel-iommu refuses every translation here
 
 
-def sg_list_pairs(hw: Hw, pairs) -> int:
-    lst = hw.alloc.alloc(32 * len(pairs), zero=True)
-    hw.dev.memwrite(lst, b"".join(s.to_bytes(8, "little") + d.to_bytes(8, "little") +
-                                  n.to_bytes(4, "little") + bytes(12) for s, d, n in pairs))
-    return lst
-
-
 @pytest.mark.parametrize("dst_devmem", [False, True], ids=["sys2sys", "sys2dev"])
 def test_atc_batch_few_round_trips(atsmachine, dst_devmem):
     # A 512-entry SG_COPY of 4 KiB pages (a migration): the engine translates
@@ -380,22 +316,17 @@ def test_atc_batch_few_round_trips(atsmachine, dst_devmem):
     d.memwrite(src, data)
     if dst_devmem:
         dst = 0
-        pairs = [(src + i * PAGE, dst + i * PAGE, PAGE) for i in range(n)]
-        lst = hw.alloc.alloc(32 * n, zero=True)
-        d.memwrite(lst, b"".join(s.to_bytes(8, "little") + t.to_bytes(8, "little") +
-                                 PAGE.to_bytes(4, "little") +
-                                 R["HMMDEV_SG_DST_DEVMEM"].to_bytes(4, "little") + bytes(8)
-                                 for s, t, _ in pairs))
+        lst = sg_list(d, hw.alloc, [(src + i * PAGE, dst + i * PAGE, PAGE, R["HMMDEV_SG_DST_DEVMEM"])
+                                    for i in range(n)])
     else:
         dst = hw.alloc.alloc(n * PAGE, zero=True)
-        lst = sg_list_pairs(hw, [(src + i * PAGE, dst + i * PAGE, PAGE) for i in range(n)])
+        lst = sg_list(d, hw.alloc, [(src + i * PAGE, dst + i * PAGE, PAGE) for i in range(n)])
     before = d.stats("atc-misses", "atc-requests")
     c = q.run(SG, (lst, n))
     assert c.code == 0 and c.info == n and c.result == n * PAGE, c
     if dst_devmem:
         back = hw.alloc.alloc(n * PAGE, zero=True)
-        blst = sg_list_pairs(hw, [(0, back, n * PAGE)])
-        d.memwrite(blst + 20, R["HMMDEV_SG_SRC_DEVMEM"].to_bytes(4, "little"))
+        blst = sg_list(d, hw.alloc, [(0, back, n * PAGE, R["HMMDEV_SG_SRC_DEVMEM"])])
         assert q.run(SG, (blst, 1)).code == 0
         assert d.memread(back, n * PAGE) == data
     else:
@@ -425,7 +356,7 @@ def test_atc_batch_stops_at_refused_page(atsmachine):
     pairs = [(src + i * PAGE, dst + i * PAGE, PAGE) for i in range(n)]
     pairs[bad] = (MSI_WINDOW, dst + bad * PAGE, PAGE)
     pairs[bad + 1] = (MSI_WINDOW + PAGE, dst + (bad + 1) * PAGE, PAGE)
-    lst = sg_list_pairs(hw, pairs)
+    lst = sg_list(d, hw.alloc, pairs)
     c = q.run(SG, (lst, n))
     assert c.code == R["HMMDEV_ERR_DMA"] and c.info == bad and c.result == bad * PAGE, c
     assert d.memread(dst, bad * PAGE) == data[:bad * PAGE]
@@ -439,7 +370,7 @@ def test_atc_batch_stops_at_refused_page(atsmachine):
     assert d.stat("atc-translation-failures") == 2
     pairs[bad] = (src + bad * PAGE, dst + bad * PAGE, PAGE)
     pairs[bad + 1] = (src + (bad + 1) * PAGE, dst + (bad + 1) * PAGE, PAGE)
-    c = q.run(SG, (sg_list_pairs(hw, pairs), n))
+    c = q.run(SG, (sg_list(d, hw.alloc, pairs), n))
     assert c.code == 0, c
     assert d.memread(dst, n * PAGE) == data
 
@@ -457,7 +388,7 @@ def test_atc_batch_stops_before_bad_entry(atsmachine):
     pairs = [(src + i * PAGE, dst + i * PAGE, PAGE) for i in range(n)]
     pairs[bad] = (src, dst, 0)
     pairs[bad + 1] = (MSI_WINDOW, dst, PAGE)
-    c = q.run(SG, (sg_list_pairs(hw, pairs), n))
+    c = q.run(SG, (sg_list(d, hw.alloc, pairs), n))
     assert c.code == R["HMMDEV_ERR_BAD_CMD"] and c.info == bad, c
     assert d.stat("atc-translation-failures") == 0
 
@@ -503,7 +434,7 @@ def test_atc_batch_and_invalidations(atsmachine):
     dst = hw.alloc.alloc(n * PAGE, zero=True)
     data = bytes((i * 11 + 7) & 0xFF for i in range(n * PAGE))
     d.memwrite(src, data)
-    lst = sg_list_pairs(hw, [(src + i * PAGE, dst + i * PAGE, PAGE) for i in range(n)])
+    lst = sg_list(d, hw.alloc, [(src + i * PAGE, dst + i * PAGE, PAGE) for i in range(n)])
     everything = (256 << 20) // (2 * PAGE) - 1      # S=1: [0, 256 MiB)
     slots = [q.submit(SG, (lst, n)) for _ in range(6)]
     invs = 0
@@ -530,8 +461,6 @@ def test_atc_batch_and_invalidations(atsmachine):
 
 def va_setup(hw: Hw, npages: int):
     """Context 0: VA..VA+npages -> src, VA2..VA2+npages -> dst (4 KiB leaves)."""
-    from hmmdev_qtest import PageTable, PTE_W
-    from test_commands import VA
     pt = PageTable(hw.dev, hw.alloc)
     src = hw.alloc.alloc(npages * PAGE, align=2 << 20)
     dst = hw.alloc.alloc(npages * PAGE, align=2 << 20, zero=True)
@@ -548,7 +477,6 @@ def test_atc_va_commands_batch(atsmachine):
     # fresh ATC miss: the engine peeks the leaf PTEs ahead and translates
     # the pages it will touch next in one round trip, so round trips stay
     # far below the pages; the results are right.
-    from test_commands import OP
     m, d = atsmachine()
     hw = Hw(m, d)
     d.set_ats(True)
@@ -583,8 +511,6 @@ def test_atc_va_batch_stops_at_refused_page(atsmachine):
     # refuses, and page 41 too: the copy fails with DMA after 40 pages, those
     # are copied, nothing after, and the IOMMU is asked about page 40 only.
     # A not-present PTE further on must not be touched either (no fault).
-    from hmmdev_qtest import PTE_V, PTE_W
-    from test_commands import OP
     m, d = atsmachine()
     hw = Hw(m, d)
     d.set_ats(True)

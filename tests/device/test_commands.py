@@ -1,20 +1,8 @@
 """Each command through contexts and page tables built in guest RAM: memory results."""
 import struct
 
-from hmmdev_qtest import R, PageTable, PTE_W, PTE_ATOMIC, PTE_DEVMEM, PAGE
-
-OP = {n: R[f"HMMDEV_CMD_{n}"] for n in
-      ("NOP", "FENCE", "COPY", "FILL", "ATOMIC", "KERNEL", "TLB_INV", "SG_COPY")}
-VA = 0x7F00_0000_0000          # a user-looking VA
-
-
-def setup_ctx(hw, npages=8, flags=PTE_W, asid=0, va=VA):
-    """A context whose VA..VA+npages maps a fresh buffer in guest RAM."""
-    pt = PageTable(hw.dev, hw.alloc)
-    buf = hw.alloc.alloc(npages * PAGE, zero=True)
-    pt.map_range(va, buf, npages * PAGE, flags)
-    hw.dev.set_ctx(asid, pt.root)
-    return pt, buf
+from tests.lib.hw import VA, setup_ctx
+from tests.lib.qtest import OP, R, PageTable, PTE_W, PTE_ATOMIC, PTE_DEVMEM, PAGE, sg_list
 
 
 def test_nop_completes_and_advances_head(hw):
@@ -121,20 +109,15 @@ def test_sg_copy_sys_to_dev_and_back(hw):
     dst = hw.alloc.alloc(npages * PAGE, zero=True)
     data = bytes((i * 131 + 7) & 0xFF for i in range(npages * PAGE))
     hw.dev.memwrite(src, data)
-    def sg(entries):
-        lst = hw.alloc.alloc(32 * len(entries), align=32)
-        hw.dev.memwrite(lst, b"".join(struct.pack("<QQIIQ", s, d, n, f, 0)
-                                      for s, d, n, f in entries))
-        return lst
     # to device memory, pages reversed
     to_dev = [(src + i * PAGE, (npages - 1 - i) * PAGE, PAGE, R["HMMDEV_SG_DST_DEVMEM"])
               for i in range(npages)]
     q = hw.dev.queue(hw.alloc)
-    c = q.run(OP["SG_COPY"], (sg(to_dev), npages))
+    c = q.run(OP["SG_COPY"], (sg_list(hw.dev, hw.alloc, to_dev, align=32), npages))
     assert c.code == 0 and c.info == npages and c.result == npages * PAGE
     back = [((npages - 1 - i) * PAGE, dst + i * PAGE, PAGE, R["HMMDEV_SG_SRC_DEVMEM"])
             for i in range(npages)]
-    c = q.run(OP["SG_COPY"], (sg(back), npages))
+    c = q.run(OP["SG_COPY"], (sg_list(hw.dev, hw.alloc, back, align=32), npages))
     assert c.code == 0
     assert hw.dev.memread(dst, npages * PAGE) == data
     assert hw.dev.stat("bytes-sys-to-dev") == npages * PAGE

@@ -1,8 +1,5 @@
 """Device memory: size, backend, BAR, sparseness at 16 GiB, discard on reset."""
-import struct
-
-from hmmdev_qtest import R, PAGE
-from test_commands import OP
+from tests.lib.qtest import OP, R, PAGE, sg_list
 
 GiB = 1 << 30
 
@@ -15,9 +12,7 @@ def vmrss_kib(pid: int) -> int:
 
 
 def sg_copy(hw, q, entries):
-    lst = hw.alloc.alloc(32 * len(entries), align=32)
-    hw.dev.memwrite(lst, b"".join(struct.pack("<QQIIQ", s, d, n, f, 0) for s, d, n, f in entries))
-    return q.run(OP["SG_COPY"], (lst, len(entries)))
+    return q.run(OP["SG_COPY"], (sg_list(hw.dev, hw.alloc, entries, align=32), len(entries)))
 
 
 def test_sparse_16g_device_memory(hw_factory):

@@ -1,10 +1,8 @@
 """Bad programming never hurts QEMU: each case gets its error code; reset returns to a clean state."""
-import struct
-
 import pytest
 
-from hmmdev_qtest import R, PageTable, PTE_W, PAGE, cmd_bytes
-from test_commands import OP, VA, setup_ctx
+from tests.lib.hw import Hw, VA, setup_ctx
+from tests.lib.qtest import OP, R, PageTable, PTE_W, PAGE, SG_ENTRY, cmd_bytes
 
 
 def err(hw):
@@ -90,7 +88,7 @@ def test_sg_copy_bad_entries(hw):
     lst = hw.alloc.alloc(64, align=32)
     size = 256 << 20
     def run(entries):
-        hw.dev.memwrite(lst, b"".join(struct.pack("<QQIIQ", *e) for e in entries))
+        hw.dev.memwrite(lst, b"".join(SG_ENTRY.pack(*e) for e in entries))
         return q.run(OP["SG_COPY"], (lst, len(entries)))
     c = run([(src, 0, PAGE, 2, 0), (src, size - 8, 16, 2, 0)])
     assert c.code == R["HMMDEV_ERR_DEVMEM_RANGE"] and c.info == 1 and c.result == PAGE
@@ -114,14 +112,17 @@ def test_dma_to_mmio_is_refused(hw):
     assert hw.dev.reg("SCRATCH") == 0x1234
 
 
+def ring_fetch_fails(hw, qid, base):
+    """Enable queue qid on a ring at base and ring it: the fetch fails with RING_DMA."""
+    for reg, val in (("BASE_LO", base), ("SIZE", 8), ("CTRL", 1), ("TAIL", 1)):
+        hw.dev.set_qreg(qid, reg, val)
+    hw.dev.wait_for(lambda: hw.dev.qreg(qid, "STATUS") & R["HMMDEV_QSTATUS_ERROR"])
+    assert hw.dev.qreg(qid, "ERROR") == R["HMMDEV_ERR_RING_DMA"]
+
+
 def test_ring_dma_failure_stops_only_that_queue(hw):
     # A ring in unbacked address space: queue ERROR + RING_DMA; other queues work; re-enable recovers.
-    hw.dev.set_qreg(4, "BASE_LO", 0xFEB0_0000)
-    hw.dev.set_qreg(4, "SIZE", 8)
-    hw.dev.set_qreg(4, "CTRL", 1)
-    hw.dev.set_qreg(4, "TAIL", 1)
-    hw.dev.wait_for(lambda: hw.dev.qreg(4, "STATUS") & R["HMMDEV_QSTATUS_ERROR"])
-    assert hw.dev.qreg(4, "ERROR") == R["HMMDEV_ERR_RING_DMA"]
+    ring_fetch_fails(hw, 4, 0xFEB0_0000)
     assert err(hw) == R["HMMDEV_ERR_RING_DMA"]
     q = hw.dev.queue(hw.alloc, qid=0)
     assert q.run(OP["NOP"]).code == 0
@@ -135,16 +136,10 @@ def test_ring_dma_failure_stops_only_that_queue(hw):
 
 def test_bus_master_off_fails_dma(qmachine):
     # Without bus mastering, the command fetch fails: RING_DMA, no crash.
-    from conftest import Hw
     m, d = qmachine()
     hw = Hw(m, d)
     d.cfg_writew(0x04, d.cfg_readw(0x04) & ~0x4)        # clear Bus Master Enable
-    hw.dev.set_qreg(0, "BASE_LO", 0x100_0000)
-    hw.dev.set_qreg(0, "SIZE", 8)
-    hw.dev.set_qreg(0, "CTRL", 1)
-    hw.dev.set_qreg(0, "TAIL", 1)
-    hw.dev.wait_for(lambda: hw.dev.qreg(0, "STATUS") & R["HMMDEV_QSTATUS_ERROR"])
-    assert hw.dev.qreg(0, "ERROR") == R["HMMDEV_ERR_RING_DMA"]
+    ring_fetch_fails(hw, 0, 0x100_0000)
 
 
 def test_misaligned_registers(hw):

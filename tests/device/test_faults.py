@@ -1,6 +1,6 @@
 """Replayable faults: records, interrupts, REPLAY/CANCEL, coalescing, overflow, OOB invalidation."""
-from hmmdev_qtest import R, PageTable, PTE_V, PTE_W, PTE_ATOMIC, PAGE
-from test_commands import OP, VA
+from tests.lib.hw import VA
+from tests.lib.qtest import OP, R, PageTable, PTE_V, PTE_W, PTE_ATOMIC, PAGE
 
 FAULT_VEC = R["HMMDEV_MSIX_VEC_FAULT"]
 

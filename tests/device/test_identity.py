@@ -1,5 +1,5 @@
 """Device-level tests of the first slice: identity, scratch, errors, MSI-X, reset."""
-from hmmdev_qtest import R
+from tests.lib.qtest import R
 
 MSG_ADDR = 0x10_0000          # ordinary guest RAM: MSI-X messages land here
 

@@ -1,8 +1,7 @@
 """Fault-injection knobs (qom-set at run time): each has an observable, deterministic effect."""
 import time
 
-from hmmdev_qtest import R
-from test_commands import OP
+from tests.lib.qtest import OP, R
 
 
 def test_inject_dma_fail(hw):

@@ -1,6 +1,6 @@
 """Device MMU: TLB caching and invalidation, counters, 2 MiB leaves, A/D bits, walk errors."""
-from hmmdev_qtest import (R, PageTable, PTE_V, PTE_W, PTE_A, PTE_D, PTE_LEAF, PAGE, HUGE)
-from test_commands import OP, VA, setup_ctx
+from tests.lib.hw import VA, setup_ctx
+from tests.lib.qtest import OP, R, PageTable, PTE_V, PTE_W, PTE_A, PTE_D, PTE_DEVMEM, PAGE, HUGE
 
 
 def sum8(q, va):
@@ -177,7 +177,6 @@ def test_walk_dma_failure_and_devmem_range(hw):
     q = hw.dev.queue(hw.alloc)
     assert q.run(OP["KERNEL"], (0, VA, 8), cdw1=0).code == R["HMMDEV_ERR_PT_DMA"]
     pt = PageTable(hw.dev, hw.alloc)
-    from hmmdev_qtest import PTE_DEVMEM
     pt.map(VA, 256 << 20, PTE_W | PTE_DEVMEM)      # == devmem size: out of range
     hw.dev.set_ctx(1, pt.root)
     q1 = hw.dev.queue(hw.alloc, qid=1, asid=1)

@@ -5,11 +5,10 @@ HMMDEV_RANDOM_SECONDS sets the length (default 3), HMMDEV_RANDOM_SEED the seed.
 """
 import os
 import random
-import struct
 import time
 
-from hmmdev_qtest import (R, PageTable, PAGE, PCI_COMMAND, PCI_COMMAND_MASTER,
-                          PCI_COMMAND_MEMORY, PTE_ATOMIC, PTE_DEVMEM, PTE_W, cmd_bytes)
+from tests.lib.qtest import (R, PageTable, PAGE, PCI_COMMAND, PCI_COMMAND_MASTER,
+                             PCI_COMMAND_MEMORY, PTE_ATOMIC, PTE_DEVMEM, PTE_W, SG_ENTRY, cmd_bytes)
 
 RAM_LO, RAM_HI = 0x0100_0000, 0x0F00_0000
 STATS = ("cmd-nop", "cmd-fence", "cmd-copy", "cmd-fill", "cmd-atomic", "cmd-kernel",
@@ -29,7 +28,6 @@ def rand_addr(rng):
 
 
 VA_BASE, VA_PAGES = 0x7F00_0000_0000, 64
-SG_ENTRY = struct.Struct("<QQIIQ")
 
 
 def rand_va(rng, align=1):

@@ -9,18 +9,11 @@ import re
 
 import pytest
 
-from test_driver import run_suite
+from tests.lib.guest import DEBUGFS, qstat, run_suite
+from tests.lib.qtest import PCI_ATS_CTRL_ENABLE, PCI_EXT_CAP_ID_ATS
 
-DEV = "/machine/peripheral/hmmdev0"
-DEBUGFS = "/sys/kernel/debug/hmmdev/hmmdev0"
 SELFTEST = f"{DEBUGFS}/ats_selftest"
 ATS_CAP = 0x100                 # the device's first extended capability
-PCI_EXT_CAP_ID_ATS = 0x0F
-PCI_ATS_CTRL_ENABLE = 0x8000
-
-
-def qstat(vm, name):
-    return vm.qmp("qom-get", path=DEV, property=f"stat-{name}")
 
 
 def atc(vm):

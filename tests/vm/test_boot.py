@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hmmdev_qtest import R
+from tests.lib.qtest import R
 
 ROOT = Path(__file__).resolve().parents[2]
 SYSFS = "/sys/class/hmmdev/hmmdev0"

@@ -10,26 +10,7 @@ import re
 
 import pytest
 
-DEV = "/machine/peripheral/hmmdev0"
-DEBUGFS = "/sys/kernel/debug/hmmdev/hmmdev0"
-
-
-def qstat(vm, name):
-    return vm.qmp("qom-get", path=DEV, property=f"stat-{name}")
-
-
-def driver_stats(vm):
-    out = vm.check(f"cat {DEBUGFS}/stats")
-    return {k: int(v) for k, v in (line.split() for line in out.strip().splitlines())}
-
-
-def run_suite(vm, gtest_filter, timeout=600):
-    rc, out = vm.run(f"hmmdev-tests --gtest_color=no --gtest_filter='{gtest_filter}' 2>&1",
-                     timeout=timeout)
-    assert rc == 0, out[-6000:]
-    m = re.search(r"\[  PASSED  \] (\d+) tests?", out)
-    assert m, out[-3000:]
-    return int(m.group(1))
+from tests.lib.guest import DEBUGFS, DEV, driver_stats, qstat, run_suite
 
 
 def test_device_counters_match_the_driver(make_vm):

@@ -10,8 +10,9 @@ device-private on hmmdev0/1, dmirror2/3 device-coherent over the BAR of
 hmmdev2/3 (coherent=0xc).  The device model's own counters must show that
 the hardware did the work.
 """
-from kselftest import parse, totals
-from reports import publish
+from tests.lib.guest import qstat, qstats
+from tests.lib.kselftest import parse, totals
+from tests.lib.reports import publish
 
 # Known failures shared by every faithful implementation: hmm2.snapshot
 # migrates 7 pages with `ptr` pointing at a malloc(7) buffer (buffer->mirror),
@@ -27,11 +28,6 @@ HMMDEV_DMIRROR = "insmod /lib/modules/hmmdev.ko dmirror=1 coherent=0xc"
 COUNTERS = ("fault-records", "replays", "cancels", "cmd-copy", "cmd-sg-copy",
             "bytes-sys-to-sys", "bytes-sys-to-dev", "bytes-dev-to-sys", "bytes-dev-to-dev",
             "tlb-walks")
-
-
-def device_counters(vm, n):
-    return {k: vm.qmp("qom-get", path=f"/machine/peripheral/hmmdev{n}", property=f"stat-{k}")
-            for k in COUNTERS}
 
 
 def run_hmm_tests(vm, log):
@@ -61,9 +57,9 @@ def test_hmm_tests_side_by_side(make_vm, artifacts):
     vm.check(HMMDEV_DMIRROR)
     dmesg = vm.check("dmesg | grep hmmdev")
     assert dmesg.count("device-private pages") == 2 and dmesg.count("device-coherent pages") == 2
-    before = [device_counters(vm, n) for n in range(4)]
+    before = [qstats(vm, COUNTERS, n) for n in range(4)]
     ours = run_hmm_tests(vm, artifacts.log_dir / "hmm-tests-hmmdev.log")
-    after = [device_counters(vm, n) for n in range(4)]
+    after = [qstats(vm, COUNTERS, n) for n in range(4)]
     delta = [{k: a[k] - b[k] for k in COUNTERS} for a, b in zip(after, before)]
 
     t_ref, t_ours = totals(ref), totals(ours)
@@ -119,8 +115,7 @@ def test_dmirror_names_belong_to_one_module(make_vm):
     vm.check("test -c /dev/hmmdev0 && test -c /dev/hmm_dmirror0")
     # the nodes are still test_hmm's: a device read through them never
     # reaches our hardware
-    faults = vm.qmp("qom-get", path="/machine/peripheral/hmmdev0", property="stat-fault-records")
+    faults = qstat(vm, "fault-records")
     out = vm.check("hmm-tests -r hmm.hmm_device_private.anon_read 2>&1")
     assert "ok 1 hmm.hmm_device_private.anon_read" in out, out
-    assert vm.qmp("qom-get", path="/machine/peripheral/hmmdev0",
-                  property="stat-fault-records") == faults
+    assert qstat(vm, "fault-records") == faults

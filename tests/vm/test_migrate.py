@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from test_driver import DEV, driver_stats, qstat, run_suite
+from tests.lib.guest import driver_stats, qstat, run_suite
 
 OVERSUB = ("MigrateTest.OversubscriptionKeepsHotSet:MigrateTest.SingleRequestLargerThanDeviceMemory:"
            "MigrateTest.PolicyBeyondDeviceMemory")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from test_driver import DEBUGFS, DEV, driver_stats, qstat, run_suite
+from tests.lib.guest import DEBUGFS, DEV, driver_stats, qstat, run_suite
 
 SYSFS = "/sys/class/hmmdev/hmmdev0"
 

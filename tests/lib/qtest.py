@@ -9,11 +9,10 @@ from __future__ import annotations
 import re
 import struct
 import time
-
-# Register offsets, mirrored from qemu-device/hmmdev-regs.h (parsed, not copied).
 from pathlib import Path
 
-_REGS_H = Path(__file__).resolve().parent.parent / "qemu-device" / "hmmdev-regs.h"
+# Register offsets, mirrored from qemu-device/hmmdev-regs.h (parsed, not copied).
+_REGS_H = Path(__file__).resolve().parents[2] / "qemu-device" / "hmmdev-regs.h"
 
 
 def _parse_regs_h() -> dict[str, int]:
@@ -35,6 +34,10 @@ PCI_COMMAND = 0x04
 PCI_COMMAND_MEMORY = 0x2
 PCI_COMMAND_MASTER = 0x4
 PCI_CAP_ID_MSIX = 0x11
+PCI_EXT_CAP_ID_ATS = 0x0F
+PCI_ATS_CTRL_ENABLE = 0x8000
+ECAM_BASE = 0xB000_0000         # where ecam_enable() puts q35's MMCONFIG window
+MCH_PCIEXBAR = 0x60             # q35 host bridge (00:00.0) register
 
 
 class QtestHmmdev:
@@ -208,6 +211,38 @@ class QtestHmmdev:
             time.sleep(0.002)
 
 
+class EcamDev(QtestHmmdev):
+    """QtestHmmdev plus extended configuration space through ECAM (for ATS)."""
+
+    def ecam_enable(self) -> None:
+        # Host bridge 00:00.0 register PCIEXBAR: base 0xb0000000, 256 buses, enabled.
+        for reg, val in ((MCH_PCIEXBAR + 4, 0), (MCH_PCIEXBAR, ECAM_BASE | 1)):
+            self._cmd(f"outl 0xcf8 0x{0x8000_0000 | reg:x}")
+            self._cmd(f"outl 0xcfc 0x{val:x}")
+
+    def ecam(self, reg: int) -> int:
+        return ECAM_BASE | (self.devfn << 12) | reg
+
+    def ext_cap(self, cap_id: int) -> int | None:
+        off = 0x100
+        while off:
+            hdr = self.readl(self.ecam(off))
+            if hdr in (0, 0xFFFF_FFFF):
+                return None
+            if hdr & 0xFFFF == cap_id:
+                return off
+            off = hdr >> 20
+        return None
+
+    def ats_ctrl(self) -> int:
+        # dword at +4: ATS Capability (15:0), ATS Control (31:16)
+        return self.readl(self.ecam(self.ext_cap(PCI_EXT_CAP_ID_ATS) + 4)) >> 16
+
+    def set_ats(self, enable: bool) -> None:
+        cap = self.ext_cap(PCI_EXT_CAP_ID_ATS)
+        self.writel(self.ecam(cap + 4), (PCI_ATS_CTRL_ENABLE if enable else 0) << 16)
+
+
 class GuestAlloc:
     """Bump allocator over guest RAM (qtest RAM starts zeroed; nothing is freed)."""
 
@@ -309,9 +344,21 @@ CMD = struct.Struct("<BBHI5QIIQ")
 FAULT_REC = struct.Struct("<QHBBBBBBQII")
 
 
+SG_ENTRY = struct.Struct("<QQIIQ")          # src, dst, len, flags, reserved
+OP = {n: R[f"HMMDEV_CMD_{n}"] for n in
+      ("NOP", "FENCE", "COPY", "FILL", "ATOMIC", "KERNEL", "TLB_INV", "SG_COPY")}
+
+
 def cmd_bytes(opcode: int, args=(), cdw1: int = 0, flags: int = 0, rsvd0: int = 0) -> bytes:
     a = list(args) + [0] * (5 - len(args))
     return CMD.pack(opcode, flags, rsvd0, cdw1, *a, 0, 0, 0)
+
+
+def sg_list(dev: QtestHmmdev, alloc: GuestAlloc, entries, align: int = PAGE) -> int:
+    """An SG_COPY list in guest RAM; entries are (src, dst, len) or (src, dst, len, flags)."""
+    lst = alloc.alloc(SG_ENTRY.size * len(entries), align=align)
+    dev.memwrite(lst, b"".join(SG_ENTRY.pack(*e, *(0,) * (5 - len(e))) for e in entries))
+    return lst
 
 
 class Completion:
