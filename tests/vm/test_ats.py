@@ -2,7 +2,7 @@
 the IOMMU's invalidations keep it coherent (docs/hmmdev-spec.rst, "ATS").
 
 The stale-translation and bad-IOVA tests drive the driver's debugfs
-self-test (guest-driver/hmmdev_atstest.c), which controls the IOVAs the
+self-test (guest-driver/obs/hmmdev_atstest.c), which controls the IOVAs the
 device reads; the host checks the device's counters (qom-get stat-atc-*).
 """
 import re

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hmmdev driver: the map transaction.
- *
+ */
+
+/**
  * DOC: Map transaction
  *
  * Every path that installs pages in a context's device page tables goes
  * through hmmdev_map_commit(): the device-fault mirror and its populate pass
  * (hmmdev_mirror.c), and the test_hmm personality's bounce window and
- * exclusive access (hmmdev_dmirror.c).  One transaction
+ * exclusive access (frontend/).  One transaction
  *
  *  1. DMA-maps, outside every lock, the system pages that the tables do not
  *     map already (our own device memory needs no mapping);
@@ -29,7 +31,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/hmm.h>
 #include <linux/memremap.h>
-#include "hmmdev_drv.h"
+#include "svm/hmmdev_svm.h"
 
 #define HUGE_ORDER	(HMMDEV_HUGE_SHIFT - PAGE_SHIFT)
 #define HUGE_PAGES	(1U << HUGE_ORDER)
@@ -62,7 +64,7 @@ static unsigned int map_unit(const struct hmmdev_map *m, unsigned long i)
 	if (!(m->pfns[i] & HMM_PFN_VALID) || (m->pfns[i] & HMM_PFN_ERROR))
 		return 0;
 	page = hmm_pfn_to_page(m->pfns[i]);
-	if (hmmdev_dmem_is_ours(hd, page))
+	if (hmmdev_page_is_devmem(hd, page))
 		return 1;			/* a DEVMEM leaf */
 	/* another device's coherent memory is reached by DMA, peer to peer */
 	if (is_zone_device_page(page) && !is_device_coherent_page(page))
@@ -90,7 +92,7 @@ static void map_dma(struct hmmdev_map *m)
 		if (!n)
 			continue;
 		page = hmm_pfn_to_page(m->pfns[i]);
-		if (hmmdev_dmem_is_ours(m->ctx->hd, page))
+		if (hmmdev_page_is_devmem(m->ctx->hd, page))
 			continue;
 		if (hmmdev_pt_lookup(&m->ctx->pt, m->start + i * PAGE_SIZE, &order, &pte) == page &&
 		    (order != 0) == (n != 1))

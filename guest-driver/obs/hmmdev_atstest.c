@@ -15,19 +15,17 @@
  *
  * The device reads with SG_COPY (system to system, no device MMU) on a
  * hardware queue borrowed for the duration of the run, polled, like the
- * migration queue of hmmdev_dmem.c.  The queue's slot in hd->hwq[] holds a
+ * migration queue of dmem/hmmdev_copy.c.  The queue's slot in hd->hwq[] holds a
  * placeholder whose context matches no ASID, so fault and interrupt
  * handlers ignore it; its completions use the fault vector, which only
  * makes the fault handler look at an empty ring.
  */
 #include <linux/debugfs.h>
 #include <linux/dma-mapping.h>
-#include <linux/iopoll.h>
 #include <linux/slab.h>
 #include <linux/delay.h>
-#include "hmmdev_drv.h"
+#include "obs/hmmdev_obs.h"
 
-#define ATST_RING_ENTRIES	4
 #define ATST_TIMEOUT_US		5000000
 #define ATST_BAD_IOVA		0x7f00000000ULL	/* below 2^39, never mapped */
 #define ATST_REUSE_TRIES	100
@@ -36,86 +34,52 @@
 
 struct hmmdev_atstest {
 	struct hmmdev *hd;
-	struct mutex lock;		/* one run at a time; protects below */
+	struct mutex lock;		/* one run at a time; protects the fields below */
 	char result[256];
 	/* the placeholder in hd->hwq[] while a queue is borrowed */
 	struct hmmdev_ctx ctx;
 	struct hmmdev_queue q;
-	int hwq;
-	struct HmmdevCmd *ring;
-	dma_addr_t ring_dma;
-	unsigned int tail;
+	struct hmmdev_kq kq;		/* on the borrowed hardware queue */
 	struct HmmdevSgEntry *sg;
 	dma_addr_t sg_dma;
 	u8 *res;
 	dma_addr_t res_dma;
 };
 
-void hmmdev_atstest_add(struct hmmdev *hd);
 
+/* Borrow a free hardware queue as a kernel queue for one run. */
 static int atst_claim(struct hmmdev_atstest *t)
 {
-	struct hmmdev *hd = t->hd;
-	int hwq;
+	int hwq, ret;
 
-	spin_lock_irq(&hd->lock);
-	for (hwq = 0; hwq < hd->num_queues; hwq++)
-		if (!hd->hwq[hwq])
-			break;
-	if (hwq == hd->num_queues) {
-		spin_unlock_irq(&hd->lock);
-		return -EBUSY;
+	hwq = hmmdev_hwq_claim(t->hd, &t->q);
+	if (hwq < 0)
+		return hwq;
+	ret = hmmdev_kq_init(t->hd, &t->kq);
+	if (!ret)
+		ret = hmmdev_kq_start(&t->kq, hwq, HMMDEV_MSIX_VEC_FAULT);
+	if (ret) {
+		hmmdev_kq_fini(&t->kq);
+		hmmdev_hwq_unclaim(t->hd, hwq);
 	}
-	hd->hwq[hwq] = &t->q;
-	spin_unlock_irq(&hd->lock);
-	t->hwq = hwq;
-	t->tail = 0;
-	memset(t->ring, 0, ATST_RING_ENTRIES * HMMDEV_CMD_SIZE);
-	if (hmmdev_hwq_enable(hd, hwq, t->ring_dma, ATST_RING_ENTRIES, 0, HMMDEV_MSIX_VEC_FAULT)) {
-		spin_lock_irq(&hd->lock);
-		hd->hwq[hwq] = NULL;
-		spin_unlock_irq(&hd->lock);
-		return -EIO;
-	}
-	return 0;
+	return ret;
 }
 
 static void atst_release(struct hmmdev_atstest *t)
 {
-	struct hmmdev *hd = t->hd;
-
-	hmmdev_wr(hd, hmmdev_qreg(t->hwq, HMMDEV_QREG_CTRL), 0);
-	spin_lock_irq(&hd->lock);
-	hd->hwq[t->hwq] = NULL;
-	spin_unlock_irq(&hd->lock);
-}
-
-static u32 atst_status(struct HmmdevCmd *c)
-{
-	return READ_ONCE(c->status);
+	hmmdev_kq_stop(&t->kq);
+	hmmdev_kq_fini(&t->kq);
+	hmmdev_hwq_unclaim(t->hd, t->kq.hwq);
 }
 
 /* The device copies one page from @src (a DMA address) to t->res. Status. */
 static int atst_read(struct hmmdev_atstest *t, dma_addr_t src, u32 *status)
 {
-	struct HmmdevCmd *c = &t->ring[t->tail];
-	int ret;
-
 	memset(t->res, 0, PAGE_SIZE);
 	*t->sg = (struct HmmdevSgEntry) {
 		.src = src, .dst = t->res_dma, .len = PAGE_SIZE,
 	};
-	memset(c, 0, sizeof(*c));
-	c->opcode = HMMDEV_CMD_SG_COPY;
-	c->arg[0] = t->sg_dma;
-	c->arg[1] = 1;
-	t->tail = (t->tail + 1) % ATST_RING_ENTRIES;
-	/* writel orders the command and the list before the doorbell */
-	hmmdev_wr(t->hd, hmmdev_qreg(t->hwq, HMMDEV_QREG_TAIL), t->tail);
-	ret = read_poll_timeout(atst_status, *status, *status & HMMDEV_CS_DONE, 10,
-				ATST_TIMEOUT_US, false, c);
-	dma_rmb();
-	return ret;
+	return hmmdev_kq_sg_copy(&t->kq, t->sg_dma, 1, ATST_TIMEOUT_US, status, NULL);
 }
 
 static bool atst_all(const u8 *p, u8 v)
@@ -309,11 +273,9 @@ void hmmdev_atstest_add(struct hmmdev *hd)
 	t = devm_kzalloc(dev, sizeof(*t), GFP_KERNEL);
 	if (!t)
 		return;
-	t->ring = dmam_alloc_coherent(dev, ATST_RING_ENTRIES * HMMDEV_CMD_SIZE, &t->ring_dma,
-				      GFP_KERNEL);
 	t->sg = dmam_alloc_coherent(dev, HMMDEV_SG_ENTRY_SIZE, &t->sg_dma, GFP_KERNEL);
 	t->res = dmam_alloc_coherent(dev, PAGE_SIZE, &t->res_dma, GFP_KERNEL);
-	if (!t->ring || !t->sg || !t->res)
+	if (!t->sg || !t->res)
 		return;
 	t->hd = hd;
 	mutex_init(&t->lock);

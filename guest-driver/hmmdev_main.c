@@ -1,75 +1,104 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * hmmdev driver: PCI probe/remove, BAR mapping and MSI-X.
+ * hmmdev driver: the module, and PCI probe/remove, which put the layers
+ * together.
+ */
+
+/**
+ * DOC: Overview
+ *
+ * hmmdev.ko drives the emulated hmmdev accelerator (docs/hmmdev-spec.rst)
+ * as an HMM device: each open of /dev/hmmdevN is a context whose commands
+ * run on the process's own virtual addresses; the device faults, and the
+ * driver mirrors the CPU page tables into the device's with
+ * hmm_range_fault(), keeps them coherent with an mmu_interval_notifier, and
+ * moves pages to and from device memory with migrate_vma_*().
+ *
+ * The driver is layered; a layer calls (and includes the header of) only
+ * itself and the layers below it, which tests/scripts/test_driver_layers.py
+ * checks on the built objects:
+ *
+ *  - core/ (hmmdev_core.h): the device, its registers, interrupts and
+ *    out-of-band invalidation; hardware queues; contexts (ASIDs); device
+ *    page tables and the reverse map of device memory;
+ *  - dmem/ (hmmdev_dmem.h): device memory as ZONE_DEVICE pages, migration
+ *    both ways, eviction, loss to a fatal error;
+ *  - svm/ (hmmdev_svm.h): a context's mirror (hmmdev_svm_open()), device
+ *    faults, the one HMM loop (DOC: Mirror loop) and the one map
+ *    transaction (DOC: Map transaction), placement policy;
+ *  - obs/ (hmmdev_obs.h): debugfs, sysfs, the ATS self-test.  Its
+ *    tracepoints are emitted by every layer (a static hook, not a call);
+ *  - frontend/ (hmmdev_frontend.h): /dev/hmmdevN and the test_hmm
+ *    personality /dev/hmm_dmirror0..3;
+ *  - this file: module init, probe and remove.
+ *
+ * Upward signals go through callbacks set up from above, each documented
+ * where it is set: the notifier ops (svm, given to hmmdev_ctx_create()),
+ * interrupt handlers (the svm layer's fault vector), dev_pagemap ops (dmem),
+ * and hd->fatal_work (this file, queued by the core's vector 0 handler).
+ */
+
+/**
+ * DOC: Locking
+ *
+ * Lock order, outermost first; each lock is documented beside the fields
+ * it protects, with one "protects" marker per group.
+ *
+ * 1. mmap_lock (read, around hmm_range_fault() and a migration's
+ *    migrate_vma_*() calls; a migration holds it, and the locks of the pages
+ *    it isolated, while it takes dmem.evict_lock, ctx->lock and
+ *    dmem.copy_lock one at a time).
+ *
+ *    a. dmem.users (rwsem; read: a migration ioctl and a context's teardown
+ *       eviction; write: device removal setting dmem.stopping).
+ *    b. dmem.evict_lock: one eviction at a time, and its scratch arrays; it
+ *       takes folio locks only with trylock (migrate_device_range()) and runs
+ *       notifiers (ctx->lock) inside.
+ *    c. dmem.copy_lock: the kernel queue and the SG list; held while
+ *       allocating system pages for a copy and while polling the SG_COPY;
+ *       never held with ctx->lock.
+ *    d. ctx->policy_lock: a leaf (never held across a migration).
+ *    e. pt->chunk_lock: table pages being carved; taken by table allocation
+ *       only, never with ctx->lock (it allocates with GFP_KERNEL, and reclaim
+ *       may run the notifier, which takes ctx->lock).
+ *
+ * 2. hd->ctx_mutex: the contexts list, the ASID bitmap, hd->dead.
+ * 3. ctx->queues_lock: the context's queue table.
+ * 4. q->submit_lock: serializes the submitters of a queue.
+ * 5. ctx->lock, the page-table lock: PTE contents, the table tree,
+ *    ctx->detached.  The notifier takes it, so under it nothing allocates
+ *    with GFP_KERNEL (tables come from the cache hmmdev_pt_reserve() filled)
+ *    or waits for the device or reclaim; dma_map_page() and dma_unmap_page()
+ *    are allowed.  Every PTE write is made under it, by the map transaction
+ *    (hmmdev_map_commit()) or by the invalidation.
+ * 6. Spinlocks, innermost: hd->lock (the hardware-queue table, taken in
+ *    interrupts) -> q->lock (sequence numbers, slot results); pt->cache_lock;
+ *    dmem.lock (free list, dpage[], clock hand; from page_free too) ->
+ *    hd->rmap_lock (the reverse map of device memory; taken under ctx->lock
+ *    when a DEVMEM leaf is written or removed) ; hd->inv_lock (the
+ *    invalidation registers, spun on with interrupts off for at most a page
+ *    copy; the eviction scan issues its INV_ALL after dropping dmem.lock).
+ *
+ * Rules:
+ *
+ * - No driver lock is held across hmm_range_fault() or migrate_vma_setup();
+ *   the fault work references the context (kref) it found through the
+ *   hardware-queue table.
+ * - mmput() of the fault work's mmget_not_zero() may run exit_mmap() and so
+ *   the notifier: the work holds no lock at that point.
+ * - Fault handling runs on one work item per device, never concurrently
+ *   with itself.  Closing a context drains it after stopping the context's
+ *   queues (hmmdev_svm_close()), so an ASID is never reused while a fault
+ *   of its old owner is being resolved; REPLAY and CANCEL are written under
+ *   hd->lock, and only while the queue is still in the hardware table.
+ * - Counters a submitter may read are updated before the MMIO write that
+ *   lets its command complete.
  */
 #include <linux/interrupt.h>
-#include <linux/iopoll.h>
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
-#include "hmmdev_drv.h"
-
-/* Vector 0: the test doorbell and fatal device errors. */
-static irqreturn_t hmmdev_irq_test_handler(int irq, void *data)
-{
-	struct hmmdev *hd = data;
-	u32 status = hmmdev_rd(hd, HMMDEV_REG_STATUS);
-
-	atomic64_inc(&hd->irq_count);
-	if (status & HMMDEV_STATUS_FATAL) {
-		dev_err_ratelimited(&hd->pdev->dev, "fatal device error (ERROR 0x%x)\n",
-				    hmmdev_rd(hd, HMMDEV_REG_ERROR));
-		if (!hd->fatal_seen) {
-			hd->fatal_seen = true;
-			schedule_work(&hd->fatal_work);
-		}
-	}
-	atomic64_inc(&hd->irq_test_count);
-	complete(&hd->irq_test_done);
-	return IRQ_HANDLED;
-}
-
-/**
- * hmmdev_invalidate() - out-of-band device TLB invalidation, waited for
- * @hd: the device
- * @scope: HMMDEV_INV_ALL, HMMDEV_INV_ASID or HMMDEV_INV_RANGE
- * @asid: the context (ASID and RANGE scopes)
- * @va: range start, 4 KiB aligned (RANGE)
- * @size: range length, a 4 KiB multiple (RANGE)
- *
- * Returns when the device no longer uses a translation it obtained before
- * the call.  Spins (never sleeps): MMU notifiers call it, including
- * non-blockable ones.  The device completes an invalidation within one page
- * copy, independent of queues and faults, so the wait is short.
- *
- * Return: 0, or -ETIMEDOUT if the device did not complete it in a second.
- */
-int hmmdev_invalidate(struct hmmdev *hd, unsigned int scope, unsigned int asid,
-		      u64 va, u64 size)
-{
-	unsigned long flags;
-	u32 status;
-	int ret;
-
-	spin_lock_irqsave(&hd->inv_lock, flags);
-	if (hd->gone) {
-		spin_unlock_irqrestore(&hd->inv_lock, flags);
-		return 0;
-	}
-	hmmdev_wr(hd, HMMDEV_REG_INV_ASID, asid);
-	hmmdev_wr(hd, HMMDEV_REG_INV_VA_HI, upper_32_bits(va));
-	hmmdev_wr(hd, HMMDEV_REG_INV_VA_LO, lower_32_bits(va));
-	hmmdev_wr(hd, HMMDEV_REG_INV_SIZE_HI, upper_32_bits(size));
-	hmmdev_wr(hd, HMMDEV_REG_INV_SIZE_LO, lower_32_bits(size));
-	hmmdev_wr(hd, HMMDEV_REG_INV_CMD, scope);
-	ret = readl_poll_timeout_atomic(hd->regs + HMMDEV_REG_INV_STATUS, status,
-					!(status & HMMDEV_INV_STATUS_BUSY), 1,
-					HMMDEV_INV_TIMEOUT_US);
-	spin_unlock_irqrestore(&hd->inv_lock, flags);
-	if (ret)
-		dev_err_ratelimited(&hd->pdev->dev, "TLB invalidation timed out\n");
-	return ret;
-}
+#include "frontend/hmmdev_frontend.h"
 
 /*
  * A fatal device error stops the engine until a reset: fail every queue
@@ -82,87 +111,8 @@ static void hmmdev_fatal_work(struct work_struct *work)
 	struct hmmdev *hd = container_of(work, struct hmmdev, fatal_work);
 
 	dev_err(&hd->pdev->dev, "device failed: queues stopped, contexts get -EIO until it is rebound\n");
-	hmmdev_ctx_fail_all(hd);
+	hmmdev_ctx_kill_all(hd, true);
 	hmmdev_dmem_lost(hd);
-}
-
-static void hmmdev_free(struct kref *ref)
-{
-	struct hmmdev *hd = container_of(ref, struct hmmdev, ref);
-
-	pci_dev_put(hd->pdev);
-	kfree(hd);
-}
-
-/**
- * hmmdev_put() - drop a reference to the device structure
- * @hd: the device
- */
-void hmmdev_put(struct hmmdev *hd)
-{
-	kref_put(&hd->ref, hmmdev_free);
-}
-
-/*
- * The cdev is embedded in struct hmmdev, and __fput() puts an open file's
- * cdev *after* ->release(), which may drop the last context and with it the
- * last reference to the structure (a file closed after the device was
- * removed).  So the cdev's parent kobject (cdev_set_parent() in
- * hmmdev_chardev_add()) holds a reference: the structure goes only after
- * the cdev's last user.
- */
-static void hmmdev_cdev_parent_release(struct kobject *kobj)
-{
-	hmmdev_put(container_of(kobj, struct hmmdev, cdev_parent));
-}
-
-static const struct kobj_type hmmdev_cdev_parent_ktype = {
-	.release = hmmdev_cdev_parent_release,
-};
-
-static void hmmdev_free_queue_irqs(struct hmmdev *hd, unsigned int n)
-{
-	while (n--)
-		free_irq(pci_irq_vector(hd->pdev, HMMDEV_MSIX_VEC_QUEUE0 + n), &hd->qvec[n]);
-}
-
-static int hmmdev_request_queue_irqs(struct hmmdev *hd)
-{
-	unsigned int q;
-	int ret;
-
-	for (q = 0; q < hd->num_queues; q++) {
-		hd->qvec[q].hd = hd;
-		hd->qvec[q].q = q;
-		ret = request_irq(pci_irq_vector(hd->pdev, HMMDEV_MSIX_VEC_QUEUE0 + q),
-				  hmmdev_queue_irq, 0, "hmmdev-queue", &hd->qvec[q]);
-		if (ret) {
-			hmmdev_free_queue_irqs(hd, q);
-			return ret;
-		}
-	}
-	return 0;
-}
-
-/**
- * hmmdev_irq_test() - ring the test doorbell and wait for its MSI-X message
- * @hd: the device
- * @timeout_ms: how long to wait
- *
- * Return: 0 when the interrupt arrived, -ETIMEDOUT when it did not, -EINTR
- * when a signal interrupted the wait.
- */
-int hmmdev_irq_test(struct hmmdev *hd, unsigned int timeout_ms)
-{
-	long left;
-
-	reinit_completion(&hd->irq_test_done);
-	hmmdev_wr(hd, HMMDEV_REG_IRQ_TEST, HMMDEV_MSIX_VEC_TEST);
-	left = wait_for_completion_interruptible_timeout(&hd->irq_test_done,
-							 msecs_to_jiffies(timeout_ms));
-	if (left < 0)
-		return left;
-	return left ? 0 : -ETIMEDOUT;
 }
 
 static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
@@ -182,6 +132,7 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	INIT_WORK(&hd->fatal_work, hmmdev_fatal_work);
 	spin_lock_init(&hd->lock);
 	spin_lock_init(&hd->inv_lock);
+	spin_lock_init(&hd->rmap_lock);
 	mutex_init(&hd->ctx_mutex);
 	INIT_LIST_HEAD(&hd->contexts);
 	pci_dev_get(pdev);
@@ -234,7 +185,7 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto err_put;
 	}
 	ret = request_irq(pci_irq_vector(pdev, HMMDEV_MSIX_VEC_TEST),
-			  hmmdev_irq_test_handler, 0, "hmmdev-test", hd);
+			  hmmdev_irq_misc, 0, "hmmdev-test", hd);
 	if (ret)
 		goto err_vectors;
 
@@ -246,7 +197,9 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 
 	/* device memory and its migration queue (the last hardware queue) */
-	hmmdev_dmem_init(hd);
+	ret = hmmdev_dmem_init(hd);
+	if (ret)
+		goto err_irq;
 	ret = hmmdev_request_queue_irqs(hd);
 	if (ret)
 		goto err_dmem;
@@ -257,7 +210,8 @@ static int hmmdev_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto err_fault;
 	hmmdev_debugfs_add(hd);
-
+	if (hmmdev_dmem_enabled(hd))
+		hmmdev_dmirror_attach(hd);	/* test_hmm's nodes, with dmirror=1 */
 	dev_info(&pdev->dev, "hmmdev%d: hw version %u.%u, %u MSI-X vectors\n",
 		 hd->minor, hd->hw_version >> 16, hd->hw_version & 0xffff,
 		 hd->msix_vectors);
@@ -285,8 +239,12 @@ static void hmmdev_remove(struct pci_dev *pdev)
 	struct hmmdev *hd = pci_get_drvdata(pdev);
 
 	/* no new opens; contexts still open are detached from the hardware */
+	hmmdev_dmirror_detach(hd);
 	hmmdev_chardev_remove(hd);
-	hmmdev_ctx_detach_all(hd);	/* also stops fault handling */
+	hmmdev_ctx_kill_all(hd, false);	/* no new contexts or queues */
+	hmmdev_fault_fini(hd);
+	hmmdev_debugfs_ctx_remove_all(hd);
+	hmmdev_ctx_detach_all(hd);
 	hmmdev_dmem_fini(hd);		/* every device page comes back first */
 	hmmdev_debugfs_remove(hd);
 	hmmdev_wr(hd, HMMDEV_REG_CONTROL, HMMDEV_CONTROL_RESET);

@@ -18,7 +18,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
-#include "hmmdev_drv.h"
+#include "core/hmmdev_core.h"
 
 #define PT_LEVEL_SHIFT(l)	(HMMDEV_PAGE_SHIFT + 9 * ((l) - 1))
 #define PT_LEVEL_SIZE(l)	(1ULL << PT_LEVEL_SHIFT(l))
@@ -262,11 +262,105 @@ struct page *hmmdev_pt_lookup(struct hmmdev_pt *pt, u64 va, unsigned int *order,
 	return NULL;
 }
 
+/*
+ * The reverse map of device memory: per device page, the level-1 entry that
+ * maps it (a device page is mapped by at most one leaf: it belongs to one
+ * mm).  Written under ctx->lock and hd->rmap_lock; eviction reads it under
+ * the latter only (hmmdev_pt_devmem_young()).
+ */
+static void pt_rmap_set(struct hmmdev *hd, u64 offset, struct hmmdev_pt_table *t,
+			unsigned int idx, bool link)
+{
+	unsigned long i = offset >> PAGE_SHIFT;
+
+	spin_lock(&hd->rmap_lock);
+	if (hd->rmap && i < hd->devmem_npages) {
+		if (link)
+			hd->rmap[i] = (struct hmmdev_rmap) { .t = t, .idx = idx };
+		else if (hd->rmap[i].t == t && hd->rmap[i].idx == idx)
+			hd->rmap[i].t = NULL;
+	}
+	spin_unlock(&hd->rmap_lock);
+}
+
+/**
+ * hmmdev_pt_devmem_init() - device memory exists: know its pages
+ * @hd: the device
+ * @pgmap: its ZONE_DEVICE pages
+ * @pfn_first: the PFN of device-memory offset 0
+ * @npages: device pages
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int hmmdev_pt_devmem_init(struct hmmdev *hd, struct dev_pagemap *pgmap,
+			  unsigned long pfn_first, unsigned long npages)
+{
+	struct hmmdev_rmap *rmap = kvcalloc(npages, sizeof(*rmap), GFP_KERNEL);
+
+	if (!rmap)
+		return -ENOMEM;
+	spin_lock(&hd->rmap_lock);
+	hd->rmap = rmap;
+	hd->devmem_pfn_first = pfn_first;
+	hd->devmem_npages = npages;
+	hd->devmem_pgmap = pgmap;
+	spin_unlock(&hd->rmap_lock);
+	return 0;
+}
+
+/**
+ * hmmdev_pt_devmem_fini() - device memory is gone (no leaf maps it any more)
+ * @hd: the device
+ */
+void hmmdev_pt_devmem_fini(struct hmmdev *hd)
+{
+	struct hmmdev_rmap *rmap;
+
+	spin_lock(&hd->rmap_lock);
+	rmap = hd->rmap;
+	hd->rmap = NULL;
+	hd->devmem_pgmap = NULL;
+	spin_unlock(&hd->rmap_lock);
+	kvfree(rmap);
+}
+
+/**
+ * hmmdev_pt_devmem_young() - test and clear the ACCESSED bit of a device page
+ * @hd: the device
+ * @index: the device page (offset >> PAGE_SHIFT)
+ *
+ * The eviction clock's question: has the device used the page since the
+ * last time?  The device sets ACCESSED with a compare-and-swap too, so no
+ * update is lost.  The caller flushes the device TLB after clearing bits
+ * (cached translations do not set the bit again).
+ *
+ * Return: true when a valid leaf maps the page with ACCESSED set (now clear).
+ */
+bool hmmdev_pt_devmem_young(struct hmmdev *hd, unsigned long index)
+{
+	bool young = false;
+	__le64 *e;
+	u64 old;
+
+	spin_lock(&hd->rmap_lock);
+	if (hd->rmap && index < hd->devmem_npages && hd->rmap[index].t) {
+		e = &hd->rmap[index].t->e[hd->rmap[index].idx];
+		old = READ_ONCE(*(u64 *)e);
+		young = (le64_to_cpu(old) & HMMDEV_PTE_VALID) &&
+			(le64_to_cpu(old) & HMMDEV_PTE_ACCESSED);
+		while (young && !try_cmpxchg64((u64 *)e, &old,
+					       cpu_to_le64(le64_to_cpu(old) & ~HMMDEV_PTE_ACCESSED)))
+			;
+	}
+	spin_unlock(&hd->rmap_lock);
+	return young;
+}
+
 static void pt_unmap_leaf(struct hmmdev *hd, struct hmmdev_pt_table *t, unsigned int i,
 			  u64 pte)
 {
 	if (pte & HMMDEV_PTE_DEVMEM)
-		hmmdev_dmem_unlink(hd, pte & HMMDEV_PTE_ADDR_MASK, t, i);
+		pt_rmap_set(hd, pte & HMMDEV_PTE_ADDR_MASK, t, i, false);
 	else
 		dma_unmap_page(&hd->pdev->dev, pte & HMMDEV_PTE_ADDR_MASK,
 			       PT_LEVEL_SIZE(t->level), DMA_BIDIRECTIONAL);
@@ -313,7 +407,7 @@ int hmmdev_pt_map(struct hmmdev_ctx *ctx, u64 va, unsigned int order,
 {
 	unsigned int level = order ? 2 : 1, i;
 	struct device *dev = &ctx->hd->pdev->dev;
-	bool devmem = hmmdev_dmem_is_ours(ctx->hd, page);
+	bool devmem = hmmdev_page_is_devmem(ctx->hd, page);
 	struct hmmdev_pt_table *t;
 	u64 pte, size = PT_LEVEL_SIZE(level), accessed = perm & HMMDEV_PTE_ACCESSED;
 	int err = 0;
@@ -355,9 +449,9 @@ int hmmdev_pt_map(struct hmmdev_ctx *ctx, u64 va, unsigned int order,
 	if (devmem) {
 		t->sw[i] = page;
 		t->used++;
-		pt_set(t, i, hmmdev_dmem_offset(ctx->hd, page) | perm | HMMDEV_PTE_VALID |
+		pt_set(t, i, hmmdev_devmem_offset(ctx->hd, page) | perm | HMMDEV_PTE_VALID |
 		       HMMDEV_PTE_DEVMEM | HMMDEV_PTE_ACCESSED);
-		hmmdev_dmem_link(ctx->hd, page, t, i);
+		pt_rmap_set(ctx->hd, hmmdev_devmem_offset(ctx->hd, page), t, i, true);
 		return 1;
 	}
 	if (dma == DMA_MAPPING_ERROR) {

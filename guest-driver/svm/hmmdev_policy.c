@@ -12,7 +12,7 @@
 #include <linux/list.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
-#include "hmmdev_drv.h"
+#include "svm/hmmdev_svm.h"
 
 /* One range with a non-default policy. */
 struct hmmdev_prange {

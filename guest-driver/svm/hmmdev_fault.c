@@ -2,12 +2,12 @@
 /*
  * hmmdev driver: the device fault ring.
  *
- * The fault vector only queues fault_work on a high-priority workqueue (the
+ * The fault vector only queues the ring's work on a high-priority workqueue (the
  * only item there, so it runs serialized, as on an ordered one).  The work
  * drains the ring in batches of up to HMMDEV_FAULT_BATCH records; a batch is
  * sorted by context and address and cut into groups of records whose 2 MiB
  * windows touch, and each group is resolved with one hmm_range_fault() call
- * (hmmdev_mirror_fault()).  A queue with fault_until set (the test_hmm
+ * (hmmdev_mirror_fault()).  A queue with a fault scope set (the test_hmm
  * personality) gets the whole rest of its request resolved instead.  Every record's stalled queue then gets REPLAY,
  * or CANCEL with the errno saved for the submitter.  Writing FQ_HEAD
  * afterwards re-arms the interrupt.
@@ -21,8 +21,8 @@
 #include <linux/interrupt.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
-#include "hmmdev_drv.h"
-#include "hmmdev_trace.h"
+#include "svm/hmmdev_svm.h"
+#include "obs/hmmdev_trace.h"
 
 /* One fault record being resolved. */
 struct hmmdev_fault {
@@ -68,13 +68,13 @@ static int hmmdev_fault_cmp(const void *a, const void *b)
 
 /*
  * Resolve faults f[0..n): one window, one context.  A window longer than
- * HMMDEV_FAULT_MAX_PAGES (queue->fault_until) is mirrored in pieces, still
+ * HMMDEV_FAULT_MAX_PAGES (hmmdev_queue_fault_scope()) is mirrored in pieces, still
  * one round.
  */
 static int hmmdev_fault_group(struct hmmdev *hd, struct hmmdev_fault *f,
 			      unsigned int n, u64 start, u64 end)
 {
-	unsigned long *req = hd->fault_req;
+	unsigned long *req = hd->faultq->req;
 	unsigned long i, first, last;
 	unsigned int k;
 	u64 done = start, cs, ce;
@@ -102,7 +102,7 @@ static int hmmdev_fault_group(struct hmmdev *hd, struct hmmdev_fault *f,
 			for (i = first; i < last; i++)
 				req[i] |= flags;
 		}
-		ret = hmmdev_mirror_fault(f[0].ctx, cs, ce, req, hd->fault_pfns, hd->fault_dma);
+		ret = hmmdev_mirror_fault(f[0].ctx, cs, ce, req, hd->faultq->pfns, hd->faultq->dma);
 	}
 	trace_hmmdev_fault_group(f[0].ctx->asid, start, end, n, ret);
 	return ret;
@@ -127,7 +127,7 @@ static void hmmdev_fault_resolve(struct hmmdev *hd, struct hmmdev_fault *f)
 						    f->err == -EFAULT ? -EFAULT : -EIO;
 		/* counted first: the submitter may look as soon as it completes */
 		hmmdev_count(f->ctx, f->err ? HMMDEV_STAT_CANCELS : HMMDEV_STAT_REPLAYS, 1);
-		hmmdev_count_ns(f->ctx, HMMDEV_STAT_NS_IRQ_TO_REPLAY, READ_ONCE(hd->fault_irq_ns));
+		hmmdev_count_ns(f->ctx, HMMDEV_STAT_NS_IRQ_TO_REPLAY, READ_ONCE(hd->faultq->irq_ns));
 		hmmdev_wr(hd, hmmdev_qreg(q->hwq, HMMDEV_QREG_FAULT), action);
 	}
 	spin_unlock_irq(&hd->lock);
@@ -136,7 +136,7 @@ static void hmmdev_fault_resolve(struct hmmdev *hd, struct hmmdev_fault *f)
 static void hmmdev_fault_batch(struct hmmdev *hd, const struct HmmdevFaultRecord *recs,
 			       unsigned int nrec)
 {
-	struct hmmdev_fault *f = hd->faults;
+	struct hmmdev_fault *f = hd->faultq->faults;
 	unsigned int n = 0, i, j, k;
 
 	for (i = 0; i < nrec; i++) {
@@ -160,7 +160,7 @@ static void hmmdev_fault_batch(struct hmmdev *hd, const struct HmmdevFaultRecord
 			.cmd_index = r->cmd_index,
 		};
 		f[n].req_start = ALIGN_DOWN(r->va, PAGE_SIZE);
-		until = READ_ONCE(q->fault_until);
+		until = hmmdev_queue_fault_scope(q);
 		if (until > r->va) {
 			/* the rest of the caller's request, in one round */
 			f[n].win_start = f[n].req_start;
@@ -192,7 +192,7 @@ static void hmmdev_fault_batch(struct hmmdev *hd, const struct HmmdevFaultRecord
 		 * whole, as test_hmm's does; otherwise one bad page must not fail
 		 * its neighbours' commands.
 		 */
-		if (ret && ret != -ENODEV && !READ_ONCE(f[i].q->fault_until)) {
+		if (ret && ret != -ENODEV && !hmmdev_queue_fault_scope(f[i].q)) {
 			/* one bad page fails the window: find whose it is */
 			for (k = i; k < j; k++) {
 				struct hmmdev_fault one = f[k];
@@ -230,54 +230,66 @@ static void hmmdev_fault_batch(struct hmmdev *hd, const struct HmmdevFaultRecord
 
 static void hmmdev_fault_work(struct work_struct *work)
 {
-	struct hmmdev *hd = container_of(work, struct hmmdev, fault_work);
+	struct hmmdev_faultq *fq = container_of(work, struct hmmdev_faultq, work);
 	static const u32 mask = HMMDEV_FQ_ENTRIES - 1;
-	struct HmmdevFaultRecord *recs = hd->fault_recs;
+	struct hmmdev *hd = fq->hd;
 	unsigned int n, i;
 	u32 tail;
 
-	if (READ_ONCE(hd->fault_irq_ns) != hd->fault_irq_seen) {	/* not a flush */
-		hd->fault_irq_seen = READ_ONCE(hd->fault_irq_ns);
-		atomic64_add(ktime_get_ns() - hd->fault_irq_seen,
+	if (READ_ONCE(fq->irq_ns) != fq->irq_seen) {	/* not a flush */
+		fq->irq_seen = READ_ONCE(fq->irq_ns);
+		atomic64_add(ktime_get_ns() - fq->irq_seen,
 			     &hd->stats.v[HMMDEV_STAT_NS_IRQ_TO_WORK]);
 	}
 	for (;;) {
 		tail = hmmdev_rd(hd, HMMDEV_REG_FQ_TAIL);
-		if (tail == hd->fq_head) {
+		if (tail == fq->fq_head) {
 			if (hmmdev_rd(hd, HMMDEV_REG_FQ_STATUS) & HMMDEV_FQ_STATUS_OVERFLOW)
 				hmmdev_wr(hd, HMMDEV_REG_FQ_STATUS, HMMDEV_FQ_STATUS_OVERFLOW);
 			break;
 		}
 		if (tail > mask)
 			break;
-		n = min_t(u32, (tail - hd->fq_head) & mask, HMMDEV_FAULT_BATCH);
+		n = min_t(u32, (tail - fq->fq_head) & mask, HMMDEV_FAULT_BATCH);
 		dma_rmb();
 		for (i = 0; i < n; i++)
-			recs[i] = hd->fq[(hd->fq_head + i) & mask];
-		hmmdev_fault_batch(hd, recs, n);
+			fq->recs[i] = fq->fq[(fq->fq_head + i) & mask];
+		hmmdev_fault_batch(hd, fq->recs, n);
 		atomic64_inc(&hd->stats.v[HMMDEV_STAT_FAULT_BATCHES]);
-		hd->fq_head = (hd->fq_head + n) & mask;
+		fq->fq_head = (fq->fq_head + n) & mask;
 		/* this re-arms the interrupt */
-		hmmdev_wr(hd, HMMDEV_REG_FQ_HEAD, hd->fq_head);
+		hmmdev_wr(hd, HMMDEV_REG_FQ_HEAD, fq->fq_head);
 	}
 }
 
-/**
- * hmmdev_fault_irq() - fault-ring interrupt: hand off to the workqueue
- * @irq: the Linux IRQ
- * @data: the device
- *
- * Return: IRQ_HANDLED.
- */
-irqreturn_t hmmdev_fault_irq(int irq, void *data)
+/* Fault-ring interrupt: hand off to the workqueue. */
+static irqreturn_t hmmdev_fault_irq(int irq, void *data)
 {
-	struct hmmdev *hd = data;
+	struct hmmdev_faultq *fq = data;
 
 	/* the ring is disarmed until FQ_HEAD is written: one stamp per round */
-	WRITE_ONCE(hd->fault_irq_ns, ktime_get_ns());
-	atomic64_inc(&hd->irq_count);
-	queue_work(hd->fault_wq, &hd->fault_work);
+	WRITE_ONCE(fq->irq_ns, ktime_get_ns());
+	atomic64_inc(&fq->hd->irq_count);
+	queue_work(fq->wq, &fq->work);
 	return IRQ_HANDLED;
+}
+
+static void hmmdev_faultq_free(struct hmmdev *hd)
+{
+	struct hmmdev_faultq *fq = hd->faultq;
+
+	if (fq->wq)
+		destroy_workqueue(fq->wq);
+	if (fq->fq)
+		dma_free_coherent(&hd->pdev->dev, HMMDEV_FQ_ENTRIES * HMMDEV_FAULT_RECORD_SIZE,
+				  fq->fq, fq->fq_dma);
+	kvfree(fq->req);
+	kvfree(fq->pfns);
+	kvfree(fq->dma);
+	kfree(fq->recs);
+	kfree(fq->faults);
+	kfree(fq);
+	hd->faultq = NULL;
 }
 
 /**
@@ -289,39 +301,44 @@ irqreturn_t hmmdev_fault_irq(int irq, void *data)
 int hmmdev_fault_init(struct hmmdev *hd)
 {
 	struct device *dev = &hd->pdev->dev;
+	struct hmmdev_faultq *fq;
 	int ret = -ENOMEM;
 
-	hd->fault_req = kvcalloc(HMMDEV_FAULT_MAX_PAGES, sizeof(*hd->fault_req), GFP_KERNEL);
-	hd->fault_pfns = kvcalloc(HMMDEV_FAULT_MAX_PAGES, sizeof(*hd->fault_pfns), GFP_KERNEL);
-	hd->fault_dma = kvcalloc(HMMDEV_FAULT_MAX_PAGES, sizeof(*hd->fault_dma), GFP_KERNEL);
-	hd->fault_recs = kcalloc(HMMDEV_FAULT_BATCH, sizeof(*hd->fault_recs), GFP_KERNEL);
-	hd->faults = kcalloc(HMMDEV_FAULT_BATCH, sizeof(struct hmmdev_fault), GFP_KERNEL);
-	hd->fq = dma_alloc_coherent(dev, HMMDEV_FQ_ENTRIES * HMMDEV_FAULT_RECORD_SIZE,
-				    &hd->fq_dma, GFP_KERNEL);
-	if (!hd->fault_req || !hd->fault_pfns || !hd->fault_dma || !hd->fq ||
-	    !hd->fault_recs || !hd->faults)
+	fq = kzalloc(sizeof(*fq), GFP_KERNEL);
+	if (!fq)
+		return -ENOMEM;
+	hd->faultq = fq;
+	fq->hd = hd;
+	fq->req = kvcalloc(HMMDEV_FAULT_MAX_PAGES, sizeof(*fq->req), GFP_KERNEL);
+	fq->pfns = kvcalloc(HMMDEV_FAULT_MAX_PAGES, sizeof(*fq->pfns), GFP_KERNEL);
+	fq->dma = kvcalloc(HMMDEV_FAULT_MAX_PAGES, sizeof(*fq->dma), GFP_KERNEL);
+	fq->recs = kcalloc(HMMDEV_FAULT_BATCH, sizeof(*fq->recs), GFP_KERNEL);
+	fq->faults = kcalloc(HMMDEV_FAULT_BATCH, sizeof(struct hmmdev_fault), GFP_KERNEL);
+	fq->fq = dma_alloc_coherent(dev, HMMDEV_FQ_ENTRIES * HMMDEV_FAULT_RECORD_SIZE,
+				    &fq->fq_dma, GFP_KERNEL);
+	if (!fq->req || !fq->pfns || !fq->dma || !fq->fq || !fq->recs || !fq->faults)
 		goto err_free;
 	/*
 	 * A per-CPU high-priority workqueue: the work runs on the CPU that
 	 * took the interrupt, from the nice -20 pool, without the wake-up of
-	 * an unbound worker elsewhere that an ordered workqueue costs.  fault_work
-	 * is the only item ever queued here, and a work item never runs
+	 * an unbound worker elsewhere that an ordered workqueue costs.  The
+	 * work is the only item ever queued here, and a work item never runs
 	 * concurrently with itself on one workqueue, so fault handling stays
 	 * serialized as with an ordered workqueue.
 	 */
-	hd->fault_wq = alloc_workqueue("hmmdev-fault-%s", WQ_HIGHPRI | WQ_MEM_RECLAIM, 1,
-				       pci_name(hd->pdev));
-	if (!hd->fault_wq)
+	fq->wq = alloc_workqueue("hmmdev-fault-%s", WQ_HIGHPRI | WQ_MEM_RECLAIM, 1,
+				 pci_name(hd->pdev));
+	if (!fq->wq)
 		goto err_free;
-	INIT_WORK(&hd->fault_work, hmmdev_fault_work);
+	INIT_WORK(&fq->work, hmmdev_fault_work);
 	ret = request_irq(pci_irq_vector(hd->pdev, HMMDEV_MSIX_VEC_FAULT),
-			  hmmdev_fault_irq, 0, "hmmdev-fault", hd);
+			  hmmdev_fault_irq, 0, "hmmdev-fault", fq);
 	if (ret)
-		goto err_wq;
+		goto err_free;
 
-	hd->fq_head = 0;
-	hmmdev_wr(hd, HMMDEV_REG_FQ_BASE_HI, upper_32_bits(hd->fq_dma));
-	hmmdev_wr(hd, HMMDEV_REG_FQ_BASE_LO, lower_32_bits(hd->fq_dma));
+	fq->fq_head = 0;
+	hmmdev_wr(hd, HMMDEV_REG_FQ_BASE_HI, upper_32_bits(fq->fq_dma));
+	hmmdev_wr(hd, HMMDEV_REG_FQ_BASE_LO, lower_32_bits(fq->fq_dma));
 	hmmdev_wr(hd, HMMDEV_REG_FQ_SIZE, HMMDEV_FQ_ENTRIES);
 	hmmdev_wr(hd, HMMDEV_REG_FQ_VECTOR, HMMDEV_MSIX_VEC_FAULT);
 	hmmdev_wr(hd, HMMDEV_REG_FQ_CTRL, HMMDEV_FQ_CTRL_ENABLE);
@@ -334,21 +351,28 @@ int hmmdev_fault_init(struct hmmdev *hd)
 	return 0;
 
 err_irq:
-	free_irq(pci_irq_vector(hd->pdev, HMMDEV_MSIX_VEC_FAULT), hd);
-err_wq:
-	destroy_workqueue(hd->fault_wq);
-	hd->fault_wq = NULL;
+	free_irq(pci_irq_vector(hd->pdev, HMMDEV_MSIX_VEC_FAULT), fq);
 err_free:
-	if (hd->fq)
-		dma_free_coherent(dev, HMMDEV_FQ_ENTRIES * HMMDEV_FAULT_RECORD_SIZE,
-				  hd->fq, hd->fq_dma);
-	hd->fq = NULL;
-	kvfree(hd->fault_req);
-	kvfree(hd->fault_pfns);
-	kvfree(hd->fault_dma);
-	kfree(hd->fault_recs);
-	kfree(hd->faults);
+	hmmdev_faultq_free(hd);
 	return ret;
+}
+
+/**
+ * hmmdev_fault_drain() - resolve or drop every fault record in the ring now
+ * @hd: the device
+ *
+ * After a context's queues are stopped, the records of its queues are
+ * dropped before their hardware queue or ASID can get a new owner.  A no-op
+ * once the device is being removed (fault handling stops then).
+ */
+void hmmdev_fault_drain(struct hmmdev *hd)
+{
+	mutex_lock(&hd->ctx_mutex);
+	if (!hd->dead && hd->faultq) {
+		queue_work(hd->faultq->wq, &hd->faultq->work);
+		flush_work(&hd->faultq->work);
+	}
+	mutex_unlock(&hd->ctx_mutex);
 }
 
 /**
@@ -357,18 +381,10 @@ err_free:
  */
 void hmmdev_fault_fini(struct hmmdev *hd)
 {
-	if (!hd->fq)
+	if (!hd->faultq)
 		return;
 	hmmdev_wr(hd, HMMDEV_REG_FQ_CTRL, 0);
-	free_irq(pci_irq_vector(hd->pdev, HMMDEV_MSIX_VEC_FAULT), hd);
-	cancel_work_sync(&hd->fault_work);
-	destroy_workqueue(hd->fault_wq);
-	dma_free_coherent(&hd->pdev->dev, HMMDEV_FQ_ENTRIES * HMMDEV_FAULT_RECORD_SIZE,
-			  hd->fq, hd->fq_dma);
-	hd->fq = NULL;
-	kvfree(hd->fault_req);
-	kvfree(hd->fault_pfns);
-	kvfree(hd->fault_dma);
-	kfree(hd->fault_recs);
-	kfree(hd->faults);
+	free_irq(pci_irq_vector(hd->pdev, HMMDEV_MSIX_VEC_FAULT), hd->faultq);
+	cancel_work_sync(&hd->faultq->work);
+	hmmdev_faultq_free(hd);
 }

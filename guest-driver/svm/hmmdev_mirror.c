@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * hmmdev driver: mirroring a process address space (HMM).
- *
+ */
+
+/**
  * DOC: Mirror loop
  *
  * hmmdev_mirror_loop() is the one place the canonical HMM loop
@@ -13,7 +15,7 @@
  *
  * Its users: the device-fault mirror (hmmdev_mirror_fault(), whose commit is
  * the map transaction of hmmdev_map.c), and the test_hmm personality's
- * snapshots and exclusive access (hmmdev_dmirror.c).  The notifier callback
+ * snapshots and exclusive access (frontend/hmmdev_dmirror_snap.c).  The notifier callback
  * below takes ctx->lock, records the new sequence and removes the device
  * mappings of the range, waiting for the device TLB invalidation before it
  * returns; a commit holding ctx->lock therefore sees either the old mappings
@@ -23,8 +25,8 @@
 #include <linux/hmm.h>
 #include <linux/memremap.h>
 #include <linux/sched/mm.h>
-#include "hmmdev_drv.h"
-#include "hmmdev_trace.h"
+#include "svm/hmmdev_svm.h"
+#include "obs/hmmdev_trace.h"
 
 static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
 				     const struct mmu_notifier_range *range,
@@ -49,7 +51,7 @@ static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
 	/*
 	 * This context's own migrations to device memory clear and invalidate
 	 * the device PTEs of the pages they move themselves, after
-	 * migrate_vma_setup() and before the copy (hmmdev_dmem.c): skip that
+	 * migrate_vma_setup() and before the copy (dmem/hmmdev_migrate.c): skip that
 	 * work here.  The sequence still moves on, so a device fault that
 	 * looked at the old pages retries.
 	 */

@@ -6,11 +6,16 @@
  * page tables and an mmu_interval_notifier over the whole address space.
  * Creation order: ASID, tables, notifier, then the device's ROOT register;
  * destruction runs it backwards after the context's queues are stopped.
+ *
+ * The core knows nothing of what the notifier does (its ops come from the
+ * svm layer, hmmdev_svm_open()), nor of faults and device memory: the svm
+ * layer stops a context (hmmdev_ctx_stop()), drains its faults and returns
+ * its device pages, then destroys it (hmmdev_ctx_destroy()).
  */
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
-#include "hmmdev_drv.h"
-#include "hmmdev_trace.h"
+#include "core/hmmdev_core.h"
+#include "obs/hmmdev_trace.h"
 
 static void hmmdev_ctx_set_root(struct hmmdev_ctx *ctx, bool enable)
 {
@@ -28,11 +33,13 @@ static void hmmdev_ctx_set_root(struct hmmdev_ctx *ctx, bool enable)
 /**
  * hmmdev_ctx_create() - create a context for current->mm
  * @hd: the device
+ * @ops: the notifier's callbacks (the svm layer's mirror)
  *
  * Return: the context, or ERR_PTR(): -EBUSY when every ASID is taken,
  * -ENODEV when the device is going away, -ENOMEM.
  */
-struct hmmdev_ctx *hmmdev_ctx_create(struct hmmdev *hd)
+struct hmmdev_ctx *hmmdev_ctx_create(struct hmmdev *hd,
+				     const struct mmu_interval_notifier_ops *ops)
 {
 	struct hmmdev_ctx *ctx;
 	unsigned int asid;
@@ -49,7 +56,6 @@ struct hmmdev_ctx *hmmdev_ctx_create(struct hmmdev *hd)
 	mutex_init(&ctx->lock);
 	mutex_init(&ctx->queues_lock);
 	INIT_LIST_HEAD(&ctx->node);
-	hmmdev_policy_init(ctx);
 
 	mutex_lock(&hd->ctx_mutex);
 	if (hd->dead) {
@@ -69,7 +75,7 @@ struct hmmdev_ctx *hmmdev_ctx_create(struct hmmdev *hd)
 	if (ret)
 		goto err_asid;
 	ret = mmu_interval_notifier_insert(&ctx->notifier, current->mm, 0,
-					   ULONG_MAX & PAGE_MASK, &hmmdev_mirror_ops);
+					   ULONG_MAX & PAGE_MASK, ops);
 	if (ret)
 		goto err_pt;
 	ctx->mm = ctx->notifier.mm;
@@ -84,7 +90,6 @@ struct hmmdev_ctx *hmmdev_ctx_create(struct hmmdev *hd)
 	list_add_tail(&ctx->node, &hd->contexts);
 	kref_get(&hd->ref);
 	mutex_unlock(&hd->ctx_mutex);
-	hmmdev_debugfs_ctx_add(ctx);
 	trace_hmmdev_ctx(hd->minor, ctx->asid, current->tgid, true);
 	return ctx;
 
@@ -111,7 +116,6 @@ static void hmmdev_ctx_free(struct kref *ref)
 		if (ctx->queues[i])
 			hmmdev_queue_free(ctx->queues[i]);
 	hmmdev_pt_fini(&ctx->pt);
-	hmmdev_policy_fini(ctx);
 	kfree(ctx);
 	hmmdev_put(hd);
 }
@@ -138,39 +142,31 @@ static void hmmdev_ctx_kill_queues(struct hmmdev_ctx *ctx)
 }
 
 /**
- * hmmdev_ctx_destroy() - tear down a context when its file is released
+ * hmmdev_ctx_stop() - stop a context's queues when its file is released
  * @ctx: the context
  *
- * Queues stop first (a command in flight is abandoned), then fault handling
- * is flushed so no fault of this context is being resolved, the notifier
- * goes, the ASID is disabled (which drops its TLB entries) and freed, and
- * the final reference unmaps and frees the page tables.
+ * A command in flight is abandoned.  The caller then drains fault handling
+ * and returns the context's device pages before hmmdev_ctx_destroy().
+ */
+void hmmdev_ctx_stop(struct hmmdev_ctx *ctx)
+{
+	trace_hmmdev_ctx(ctx->hd->minor, ctx->asid, current->tgid, false);
+	hmmdev_ctx_kill_queues(ctx);
+}
+
+/**
+ * hmmdev_ctx_destroy() - tear down a stopped context
+ * @ctx: the context, after hmmdev_ctx_stop()
+ *
+ * The notifier goes, the ASID is disabled (which drops its TLB entries) and
+ * freed, and the final reference unmaps and frees the page tables.
  */
 void hmmdev_ctx_destroy(struct hmmdev_ctx *ctx)
 {
 	struct hmmdev *hd = ctx->hd;
-	bool detached;
 
-	trace_hmmdev_ctx(hd->minor, ctx->asid, current->tgid, false);
-	hmmdev_ctx_kill_queues(ctx);
-	mutex_lock(&hd->ctx_mutex);
-	detached = list_empty(&ctx->node);
-	if (!detached) {
-		/*
-		 * Drain the fault ring: records of the stopped queues are dropped
-		 * now, before their hardware queue or ASID can get a new owner.
-		 */
-		queue_work(hd->fault_wq, &hd->fault_work);
-		flush_work(&hd->fault_work);
-	}
-	mutex_unlock(&hd->ctx_mutex);
-
-	/* device pages it migrated in go back (no-op when the mm is gone) */
-	hmmdev_dmem_ctx_gone(ctx);
 	mmu_interval_notifier_remove(&ctx->notifier);
-
 	mutex_lock(&hd->ctx_mutex);
-	hmmdev_debugfs_ctx_remove(ctx);
 	if (!list_empty(&ctx->node)) {
 		list_del_init(&ctx->node);
 		hmmdev_ctx_set_root(ctx, false);
@@ -181,22 +177,28 @@ void hmmdev_ctx_destroy(struct hmmdev_ctx *ctx)
 }
 
 /**
- * hmmdev_ctx_fail_all() - a fatal device error: stop every context's queues
+ * hmmdev_ctx_kill_all() - stop every context's queues
  * @hd: the device
+ * @failed: a fatal device error: commands in flight and later submissions
+ *	fail with -EIO, as do new queues (hd->failed); otherwise the device is
+ *	being removed (hd->dead: no new contexts or queues, -ENODEV)
  *
- * Commands in flight and later submissions fail with -EIO, as do new
- * queues (hd->failed); the contexts stay open until their files close.
+ * The contexts stay open until their files close.
  */
-void hmmdev_ctx_fail_all(struct hmmdev *hd)
+void hmmdev_ctx_kill_all(struct hmmdev *hd, bool failed)
 {
 	struct hmmdev_ctx *ctx;
 
 	mutex_lock(&hd->ctx_mutex);
-	if (!hd->dead) {
+	if (failed && hd->dead)
+		goto out;		/* the removal stopped them already */
+	if (failed)
 		WRITE_ONCE(hd->failed, true);
-		list_for_each_entry(ctx, &hd->contexts, node)
-			hmmdev_ctx_kill_queues(ctx);
-	}
+	else
+		hd->dead = true;
+	list_for_each_entry(ctx, &hd->contexts, node)
+		hmmdev_ctx_kill_queues(ctx);
+out:
 	mutex_unlock(&hd->ctx_mutex);
 }
 
@@ -204,10 +206,11 @@ void hmmdev_ctx_fail_all(struct hmmdev *hd)
  * hmmdev_ctx_detach_all() - cut every context off the device (removal)
  * @hd: the device
  *
- * Open files stay valid: their ioctls fail with -ENODEV and their release
- * frees them later.  Their queues are stopped, fault handling ends, and their
- * device mappings are invalidated and DMA-unmapped now, while the device is
- * still bound; notifier callbacks after this find nothing mapped.
+ * Called after hmmdev_ctx_kill_all(hd, false) and after fault handling
+ * stopped.  Open files stay valid: their ioctls fail with -ENODEV and their
+ * release frees them later.  Their device mappings are invalidated and
+ * DMA-unmapped now, while the device is still bound; notifier callbacks
+ * after this find nothing mapped.
  */
 void hmmdev_ctx_detach_all(struct hmmdev *hd)
 {
@@ -216,12 +219,7 @@ void hmmdev_ctx_detach_all(struct hmmdev *hd)
 	unsigned int i;
 
 	mutex_lock(&hd->ctx_mutex);
-	hd->dead = true;
-	list_for_each_entry(ctx, &hd->contexts, node)
-		hmmdev_ctx_kill_queues(ctx);
-	hmmdev_fault_fini(hd);
 	list_for_each_entry(ctx, &hd->contexts, node) {
-		hmmdev_debugfs_ctx_remove(ctx);
 		mutex_lock(&ctx->lock);
 		hmmdev_pt_invalidate(ctx, 0, HMMDEV_VA_LIMIT);
 		ctx->detached = true;

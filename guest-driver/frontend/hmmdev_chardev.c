@@ -6,7 +6,7 @@
 #include <linux/idr.h>
 #include <linux/uaccess.h>
 #include <uapi/linux/hmmdev.h>
-#include "hmmdev_drv.h"
+#include "frontend/hmmdev_frontend.h"
 
 static dev_t hmmdev_devt;
 static DEFINE_IDA(hmmdev_minor_ida);
@@ -154,8 +154,14 @@ static long hmmdev_ioctl_stats(struct hmmdev_ctx *ctx, void __user *uarg)
 	u32 usize;
 	int ret;
 
+	/* the uAPI struct has the list's counters, in its order, and no others */
 	BUILD_BUG_ON(sizeof(st) != offsetof(struct hmmdev_stats, faults) +
 		     HMMDEV_STAT_NR * sizeof(u64));
+#define HMMDEV_STAT(ENUM, name)							\
+	BUILD_BUG_ON(offsetof(struct hmmdev_stats, name) !=			\
+		     offsetof(struct hmmdev_stats, faults) + HMMDEV_STAT_##ENUM * sizeof(u64));
+#include <uapi/linux/hmmdev_stats.def>
+#undef HMMDEV_STAT
 	ret = hmmdev_copy_arg(&st, sizeof(st), offsetof(struct hmmdev_stats, faults),
 			      uarg, &usize);
 	if (ret)
@@ -259,16 +265,18 @@ static int hmmdev_open(struct inode *inode, struct file *file)
 	struct hmmdev *hd = container_of(inode->i_cdev, struct hmmdev, cdev);
 	struct hmmdev_ctx *ctx;
 
-	ctx = hmmdev_ctx_create(hd);
+	ctx = hmmdev_svm_open(hd);
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
+	hmmdev_debugfs_ctx_add(ctx);
 	file->private_data = ctx;
 	return 0;
 }
 
 static int hmmdev_release(struct inode *inode, struct file *file)
 {
-	hmmdev_ctx_destroy(file->private_data);
+	hmmdev_debugfs_ctx_remove(file->private_data);
+	hmmdev_svm_close(file->private_data);
 	return 0;
 }
 
@@ -281,6 +289,12 @@ static const struct file_operations hmmdev_fops = {
 	.llseek = noop_llseek,
 };
 
+/**
+ * hmmdev_chardev_add() - create /dev/hmmdevN and /sys/class/hmmdev/hmmdevN
+ * @hd: the device, probed
+ *
+ * Return: 0 or a negative errno (no free minor, cdev or device creation).
+ */
 int hmmdev_chardev_add(struct hmmdev *hd)
 {
 	int ret;
@@ -290,7 +304,7 @@ int hmmdev_chardev_add(struct hmmdev *hd)
 		return hd->minor;
 	cdev_init(&hd->cdev, &hmmdev_fops);
 	hd->cdev.owner = THIS_MODULE;
-	/* open files keep struct hmmdev until their cdev_put() (hmmdev_pci.c) */
+	/* open files keep struct hmmdev until their cdev_put() (core/hmmdev_hw.c) */
 	cdev_set_parent(&hd->cdev, &hd->cdev_parent);
 	ret = cdev_add(&hd->cdev, MKDEV(MAJOR(hmmdev_devt), hd->minor), 1);
 	if (ret)
@@ -311,6 +325,10 @@ err_ida:
 	return ret;
 }
 
+/**
+ * hmmdev_chardev_remove() - no new opens of the device's node
+ * @hd: the device, being removed; files already open stay valid
+ */
 void hmmdev_chardev_remove(struct hmmdev *hd)
 {
 	device_destroy(&hmmdev_class, MKDEV(MAJOR(hmmdev_devt), hd->minor));
@@ -318,6 +336,11 @@ void hmmdev_chardev_remove(struct hmmdev *hd)
 	ida_free(&hmmdev_minor_ida, hd->minor);
 }
 
+/**
+ * hmmdev_chardev_init() - register the class and the char device region
+ *
+ * Return: 0 or a negative errno.
+ */
 int hmmdev_chardev_init(void)
 {
 	int ret;
@@ -332,6 +355,9 @@ int hmmdev_chardev_init(void)
 	return ret;
 }
 
+/**
+ * hmmdev_chardev_exit() - unregister what hmmdev_chardev_init() registered
+ */
 void hmmdev_chardev_exit(void)
 {
 	class_unregister(&hmmdev_class);

@@ -8,7 +8,7 @@
 #include <linux/device.h>
 #include <linux/kstrtox.h>
 #include <linux/sysfs.h>
-#include "hmmdev_drv.h"
+#include "obs/hmmdev_obs.h"
 
 static ssize_t version_show(struct device *dev, struct device_attribute *attr,
 			    char *buf)

@@ -14,8 +14,8 @@
 #include <linux/dma-mapping.h>
 #include <linux/slab.h>
 #include <linux/sched/signal.h>
-#include "hmmdev_drv.h"
-#include "hmmdev_trace.h"
+#include "core/hmmdev_core.h"
+#include "obs/hmmdev_trace.h"
 
 #define HMMDEV_WAIT_SLICE	msecs_to_jiffies(10)
 
@@ -71,17 +71,10 @@ int hmmdev_queue_create(struct hmmdev_ctx *ctx, u32 entries, u32 *id)
 	ret = READ_ONCE(hd->failed) ? -EIO : -ENODEV;
 	if (hd->dead || ctx->detached || READ_ONCE(hd->failed))
 		goto err_unlock_hd;
-	spin_lock_irq(&hd->lock);
-	for (hwq = 0; hwq < hd->num_queues; hwq++)
-		if (!hd->hwq[hwq])
-			break;
-	if (hwq == hd->num_queues) {
-		spin_unlock_irq(&hd->lock);
-		ret = -EBUSY;
+	ret = hmmdev_hwq_claim(hd, q);
+	if (ret < 0)
 		goto err_unlock_hd;
-	}
-	hd->hwq[hwq] = q;
-	spin_unlock_irq(&hd->lock);
+	hwq = ret;
 	q->hwq = hwq;
 	q->id = i;
 
@@ -89,9 +82,7 @@ int hmmdev_queue_create(struct hmmdev_ctx *ctx, u32 entries, u32 *id)
 			      HMMDEV_MSIX_VEC_QUEUE0 + hwq)) {
 		dev_err(dev, "queue %u refused its setup (ERROR 0x%x)\n", hwq,
 			hmmdev_rd(hd, HMMDEV_REG_ERROR));
-		spin_lock_irq(&hd->lock);
-		hd->hwq[hwq] = NULL;
-		spin_unlock_irq(&hd->lock);
+		hmmdev_hwq_unclaim(hd, hwq);
 		ret = -EIO;
 		goto err_unlock_hd;
 	}
@@ -119,8 +110,8 @@ err_free:
  * @asid: the address space its commands use
  * @vector: its completion vector
  *
- * Shared by user queues, the kernel's migration queue (hmmdev_dmem.c) and
- * the ATS self-test (hmmdev_atstest.c).
+ * Shared by user queues, the kernel's migration queue (dmem/hmmdev_copy.c) and
+ * the ATS self-test (obs/hmmdev_atstest.c).
  *
  * Return: 0, or -EIO when the device refused the setup (see ERROR).
  */

@@ -11,42 +11,14 @@
  */
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
-#include "hmmdev_drv.h"
+#include "obs/hmmdev_obs.h"
 
 static struct dentry *hmmdev_debugfs_root;
-void hmmdev_atstest_add(struct hmmdev *hd);
 
 const char *const hmmdev_stat_names[HMMDEV_STAT_NR] = {
-	[HMMDEV_STAT_FAULTS] = "faults",
-	[HMMDEV_STAT_FAULT_BATCHES] = "fault_batches",
-	[HMMDEV_STAT_FAULT_GROUPS] = "fault_groups",
-	[HMMDEV_STAT_PAGES_FAULTED] = "pages_faulted",
-	[HMMDEV_STAT_HUGE_MAPPINGS] = "huge_mappings",
-	[HMMDEV_STAT_REPLAYS] = "replays",
-	[HMMDEV_STAT_CANCELS] = "cancels",
-	[HMMDEV_STAT_INVALIDATIONS] = "invalidations",
-	[HMMDEV_STAT_PAGES_INVALIDATED] = "pages_invalidated",
-	[HMMDEV_STAT_CMDS_SUBMITTED] = "cmds_submitted",
-	[HMMDEV_STAT_CMDS_COMPLETED] = "cmds_completed",
-	[HMMDEV_STAT_CMD_ERRORS] = "cmd_errors",
-	[HMMDEV_STAT_MIGRATED_TO_DEV] = "migrated_to_dev",
-	[HMMDEV_STAT_MIGRATED_TO_SYS] = "migrated_to_sys",
-	[HMMDEV_STAT_EVICTIONS] = "evictions",
-	[HMMDEV_STAT_MIGRATE_SKIPPED] = "migrate_skipped",
-	[HMMDEV_STAT_NS_HMM_RANGE_FAULT] = "ns_hmm_range_fault",
-	[HMMDEV_STAT_NS_DMA_MAP] = "ns_dma_map",
-	[HMMDEV_STAT_NS_PTE_WRITE] = "ns_pte_write",
-	[HMMDEV_STAT_NS_IRQ_TO_WORK] = "ns_irq_to_work",
-	[HMMDEV_STAT_NS_IRQ_TO_REPLAY] = "ns_irq_to_replay",
-	[HMMDEV_STAT_NS_MIGRATE_ALLOC] = "ns_migrate_alloc",
-	[HMMDEV_STAT_NS_MIGRATE_SETUP] = "ns_migrate_setup",
-	[HMMDEV_STAT_NS_MIGRATE_INVALIDATE] = "ns_migrate_invalidate",
-	[HMMDEV_STAT_NS_MIGRATE_COPY] = "ns_migrate_copy",
-	[HMMDEV_STAT_NS_MIGRATE_PAGES] = "ns_migrate_pages",
-	[HMMDEV_STAT_NS_MIGRATE_FINALIZE] = "ns_migrate_finalize",
-	[HMMDEV_STAT_NS_SG_COPY] = "ns_sg_copy",
-	[HMMDEV_STAT_SG_COPIES] = "sg_copies",
-	[HMMDEV_STAT_NS_MIRROR_FAULT] = "ns_mirror_fault",
+#define HMMDEV_STAT(ENUM, name) [HMMDEV_STAT_##ENUM] = #name,
+#include <uapi/linux/hmmdev_stats.def>
+#undef HMMDEV_STAT
 };
 
 /**
@@ -98,6 +70,10 @@ static int hmmdev_ctx_policy_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(hmmdev_ctx_policy);
 
+/**
+ * hmmdev_debugfs_ctx_add() - a context's directory: stats, pagetable, policy, pid
+ * @ctx: the new context
+ */
 void hmmdev_debugfs_ctx_add(struct hmmdev_ctx *ctx)
 {
 	char name[16];
@@ -113,12 +89,38 @@ void hmmdev_debugfs_ctx_add(struct hmmdev_ctx *ctx)
 	debugfs_create_u32("pid", 0444, ctx->debugfs, (u32 *)&ctx->tgid);
 }
 
+/**
+ * hmmdev_debugfs_ctx_remove() - remove a context's directory
+ * @ctx: the context; its directory may be gone already (device removal)
+ */
 void hmmdev_debugfs_ctx_remove(struct hmmdev_ctx *ctx)
 {
+	mutex_lock(&ctx->hd->ctx_mutex);
 	debugfs_remove_recursive(ctx->debugfs);
 	ctx->debugfs = NULL;
+	mutex_unlock(&ctx->hd->ctx_mutex);
 }
 
+/**
+ * hmmdev_debugfs_ctx_remove_all() - remove every context's directory
+ * @hd: the device, being removed (its contexts stay until their files close)
+ */
+void hmmdev_debugfs_ctx_remove_all(struct hmmdev *hd)
+{
+	struct hmmdev_ctx *ctx;
+
+	mutex_lock(&hd->ctx_mutex);
+	list_for_each_entry(ctx, &hd->contexts, node) {
+		debugfs_remove_recursive(ctx->debugfs);
+		ctx->debugfs = NULL;
+	}
+	mutex_unlock(&hd->ctx_mutex);
+}
+
+/**
+ * hmmdev_debugfs_add() - the device's directory: stats and ats_selftest
+ * @hd: the device, probed
+ */
 void hmmdev_debugfs_add(struct hmmdev *hd)
 {
 	char name[16];
@@ -129,17 +131,27 @@ void hmmdev_debugfs_add(struct hmmdev *hd)
 	hmmdev_atstest_add(hd);		/* ats_selftest, hmmdev_atstest.c */
 }
 
+/**
+ * hmmdev_debugfs_remove() - remove the device's directory
+ * @hd: the device, being removed
+ */
 void hmmdev_debugfs_remove(struct hmmdev *hd)
 {
 	debugfs_remove_recursive(hd->debugfs);
 	hd->debugfs = NULL;
 }
 
+/**
+ * hmmdev_debugfs_init() - create /sys/kernel/debug/hmmdev (module load)
+ */
 void hmmdev_debugfs_init(void)
 {
 	hmmdev_debugfs_root = debugfs_create_dir(HMMDEV_DRV_NAME, NULL);
 }
 
+/**
+ * hmmdev_debugfs_exit() - remove /sys/kernel/debug/hmmdev (module unload)
+ */
 void hmmdev_debugfs_exit(void)
 {
 	debugfs_remove_recursive(hmmdev_debugfs_root);
