@@ -30,13 +30,12 @@ import sys
 from pathlib import Path
 
 from tests.lib.artifacts import ROOT, Artifacts
+from tests.lib.counters import stage_counters
 from tests.lib.guest import qstats
 
 OPS = ("read", "read_mirrored", "write", "migrate_to_dev", "migrate_to_sys", "cpu_fault_back")
 NODES = {"private": 0, "coherent": 2}
-STAGES = ("ns_hmm_range_fault", "ns_dma_map", "ns_pte_write", "ns_irq_to_work",
-          "ns_irq_to_replay", "ns_migrate_alloc", "ns_migrate_setup", "ns_migrate_copy",
-          "ns_migrate_pages", "ns_migrate_finalize", "ns_sg_copy")
+STAGES = stage_counters()
 COUNTERS = ("fault-records", "cmd-copy", "cmd-sg-copy", "bytes-sys-to-sys",
             "bytes-sys-to-dev", "bytes-dev-to-sys")
 TEST_HMM = "insmod /lib/modules/test_hmm.ko spm_addr_dev0=0x100000000 spm_addr_dev1=0x110000000"

@@ -155,21 +155,13 @@ struct Bench {
 // Stats delta as a JSON object: every counter by name.
 void print_stats(const char *key, const hmmdev::Stats &a, const hmmdev::Stats &b)
 {
-#define F(f) {#f, b.f - a.f}
-    const std::pair<const char *, uint64_t> v[] = {
-        F(faults), F(fault_batches), F(fault_groups), F(pages_faulted), F(huge_mappings),
-        F(replays), F(cancels), F(invalidations), F(pages_invalidated), F(cmds_submitted),
-        F(cmds_completed), F(cmd_errors), F(migrated_to_dev), F(migrated_to_sys),
-        F(evictions), F(migrate_skipped), F(ns_hmm_range_fault), F(ns_dma_map),
-        F(ns_pte_write), F(ns_irq_to_work), F(ns_irq_to_replay), F(ns_migrate_alloc),
-        F(ns_migrate_setup), F(ns_migrate_invalidate), F(ns_migrate_copy),
-        F(ns_migrate_pages), F(ns_migrate_finalize), F(ns_sg_copy), F(sg_copies),
-        F(ns_mirror_fault),
-    };
-#undef F
     printf("\"%s\": {", key);
-    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-        printf("%s\"%s\": %" PRIu64, i ? ", " : "", v[i].first, v[i].second);
+    bool first = true;
+    for (const auto &f : hmmdev::kStatFields) {
+        printf("%s\"%s\": %" PRIu64, first ? "" : ", ", f.name,
+               static_cast<uint64_t>(b.*f.field - a.*f.field));
+        first = false;
+    }
     printf("}");
 }
 

@@ -75,21 +75,10 @@ int main(int argc, char **argv)
             auto dev = hmmdev::Device::open(index);
             for (auto scope : {hmmdev::Scope::Context, hmmdev::Scope::Device}) {
                 auto s = dev.stats(scope);
-                std::printf("%s: faults %llu batches %llu groups %llu pages_faulted %llu "
-                            "huge %llu replays %llu cancels %llu invalidations %llu "
-                            "pages_invalidated %llu submitted %llu completed %llu "
-                            "errors %llu\n",
-                            scope == hmmdev::Scope::Context ? "context" : "device",
-                            (unsigned long long)s.faults, (unsigned long long)s.fault_batches,
-                            (unsigned long long)s.fault_groups,
-                            (unsigned long long)s.pages_faulted,
-                            (unsigned long long)s.huge_mappings,
-                            (unsigned long long)s.replays, (unsigned long long)s.cancels,
-                            (unsigned long long)s.invalidations,
-                            (unsigned long long)s.pages_invalidated,
-                            (unsigned long long)s.cmds_submitted,
-                            (unsigned long long)s.cmds_completed,
-                            (unsigned long long)s.cmd_errors);
+                std::printf("%s:", scope == hmmdev::Scope::Context ? "context" : "device");
+                for (const auto &f : hmmdev::kStatFields)
+                    std::printf(" %s %llu", f.name, (unsigned long long)(s.*f.field));
+                std::printf("\n");
             }
             return 0;
         }

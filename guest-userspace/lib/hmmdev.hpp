@@ -61,6 +61,19 @@ struct Info {
 // Counters (HMMDEV_IOC_STATS); the same names as struct hmmdev_stats.
 using Stats = hmmdev_stats;
 
+// One counter of Stats: its name and its field.
+struct StatField {
+    const char *name;
+    __u64 Stats::*field;
+};
+
+// Every counter, in the ABI's order: the one list, linux/hmmdev_stats.def.
+inline constexpr StatField kStatFields[] = {
+#define HMMDEV_STAT(ENUM, name) {#name, &Stats::name},
+#include <linux/hmmdev_stats.def>
+#undef HMMDEV_STAT
+};
+
 enum class Scope : uint32_t {
     Context = HMMDEV_STATS_CONTEXT,   // this open file's context
     Device = HMMDEV_STATS_DEVICE,     // everything on the device since probe
