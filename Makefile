@@ -35,21 +35,22 @@ deps:
 deps-check:
 	@scripts/deps.sh --check >/dev/null 2>&1 || scripts/deps.sh
 
-qemu: deps-check
+# The cached trees (scripts/common.sh, cached_tree): one rule.  The script
+# prints the build directory, recorded in build/NAME.dir for the targets below.
+define cached_tree
 	@mkdir -p $(BUILD)
-	@scripts/build-qemu.sh > $(BUILD)/qemu-$(QEMU_FLAVOUR).dir.tmp && \
-	  mv $(BUILD)/qemu-$(QEMU_FLAVOUR).dir.tmp $(BUILD)/qemu-$(QEMU_FLAVOUR).dir
+	@$(2) > $(BUILD)/$(1).dir.tmp && mv $(BUILD)/$(1).dir.tmp $(BUILD)/$(1).dir
+endef
+
+qemu: deps-check
+	$(call cached_tree,qemu-$(QEMU_FLAVOUR),scripts/build-qemu.sh)
 
 # The ASan+UBSan QEMU for the random run (make fuzz, and the short run in make test).
 qemu-asan: deps-check
-	@mkdir -p $(BUILD)
-	@QEMU_FLAVOUR=asan scripts/build-qemu.sh > $(BUILD)/qemu-asan.dir.tmp && \
-	  mv $(BUILD)/qemu-asan.dir.tmp $(BUILD)/qemu-asan.dir
+	$(call cached_tree,qemu-asan,QEMU_FLAVOUR=asan scripts/build-qemu.sh)
 
 kernel: deps-check
-	@mkdir -p $(BUILD)
-	@scripts/build-kernel.sh > $(BUILD)/kernel-$(KERNEL_FLAVOUR).dir.tmp && \
-	  mv $(BUILD)/kernel-$(KERNEL_FLAVOUR).dir.tmp $(BUILD)/kernel-$(KERNEL_FLAVOUR).dir
+	$(call cached_tree,kernel-$(KERNEL_FLAVOUR),scripts/build-kernel.sh)
 
 driver: kernel
 	@echo "[driver] building guest-driver/hmmdev.ko"
@@ -74,7 +75,8 @@ run: all
 	 else $(PY) images/vm.py $(VM_ARGS); fi
 
 QEMU_ENV = HMMDEV_QEMU_BUILD=$(qemu_dir)
-TEST_ENV = $(QEMU_ENV) HMMDEV_KERNEL_BUILD=$(kernel_dir) HMMDEV_INITRD=$(INITRD)
+TEST_ENV = $(QEMU_ENV) HMMDEV_KERNEL_BUILD=$(kernel_dir) HMMDEV_INITRD=$(INITRD) \
+	HMMDEV_DRIVER_BUILD=$(CURDIR)/guest-driver
 
 # The bounded random run (tests/device/test_random.py) against the ASan+UBSan
 # QEMU: any crash or sanitizer report fails it.  FUZZ_SEED=N replays a run

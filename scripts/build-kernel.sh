@@ -32,19 +32,15 @@ esac
 RECIPE=1
 key=$( (echo "$LINUX_DEB_VERSION recipe $RECIPE"; hash_inputs "${frags[@]}"
        pinned_sums linux "$LINUX_DEB_VERSION") | sha256sum | cut -c1-12)
-top="$HMMDEV_CACHE/linux-$flavour-$key"
 src="$HMMDEV_CACHE/linux-$LINUX_UPSTREAM"
-[ "${1:-}" = "--print-dir" ] && { echo "$top"; exit 0; }
-out="$top/build" logf="$top/build.log"
+[ "${1:-}" = "--print-dir" ] && { echo "$HMMDEV_CACHE/linux-$flavour-$key"; exit 0; }
 if [ -n "$config_only" ]; then
   out=$config_only logf=$config_only/config.log
 else
-  mkdir -p "$top"
-  exec 9>"$top/.lock"; flock 9
-  if [ -f "$top/.built" ]; then
-    ln -sfn "$top" "$HMMDEV_CACHE/linux-$flavour"
-    echo "$out"; exit 0
-  fi
+  cached_tree "linux-$flavour" "$key"
+  out="$TREE/build" logf="$TREE/build.log"
+  # a finished build is not touched again (not even a no-op make, ~30 s)
+  [ -f "$TREE/.built" ] && { cached_tree_done "$out"; exit 0; }
 fi
 
 # The source tree is shared by all flavours and never written to (O= builds).
@@ -99,7 +95,6 @@ st="$src/tools/testing/selftests"
 run_logged "$logf" "hmm-tests build" gcc -static -O2 -Wall -D_GNU_SOURCE \
   -isystem "$out/usr-headers/include" -I "$st" -I "$src" -I "$st/mm" \
   -o "$out/hmm-tests" "$st/mm/hmm-tests.c" -lpthread
-touch "$top/.built"
-ln -sfn "$top" "$HMMDEV_CACHE/linux-$flavour"
+touch "$TREE/.built"
 log "kernel: done: $out/arch/x86/boot/bzImage" >&2
-echo "$out"
+cached_tree_done "$out"

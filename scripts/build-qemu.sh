@@ -32,11 +32,9 @@ esac
 RECIPE=1
 key=$( (echo "$QEMU_DEB_VERSION recipe $RECIPE ${CONFIGURE_ARGS[*]}"; hash_inputs scripts/qemu-devices.mak
        pinned_sums qemu "$QEMU_DEB_VERSION") | sha256sum | cut -c1-12)
-top="$HMMDEV_CACHE/qemu-$flavour-$key"
-src="$top/src" build="$top/build" logf="$top/build.log"
-[ "${1:-}" = "--print-dir" ] && { echo "$top"; exit 0; }
-mkdir -p "$top"
-exec 9>"$top/.lock"; flock 9
+[ "${1:-}" = "--print-dir" ] && { echo "$HMMDEV_CACHE/qemu-$flavour-$key"; exit 0; }
+cached_tree "qemu-$flavour" "$key"
+top=$TREE src="$TREE/src" build="$TREE/build" logf="$TREE/build.log"
 
 if [ ! -f "$top/.unpacked" ]; then
   log "qemu: fetching Debian source qemu $QEMU_DEB_VERSION" >&2
@@ -72,5 +70,4 @@ fi
 export CCACHE_DIR=${CCACHE_DIR:-$HMMDEV_CACHE/ccache} CCACHE_BASEDIR=$top CCACHE_NOHASHDIR=1
 log "qemu: ninja ($flavour, $JOBS jobs, log $logf)" >&2
 run_logged "$logf" "QEMU build" ninja -C "$build" -j "$JOBS" qemu-system-x86_64
-ln -sfn "$top" "$HMMDEV_CACHE/qemu-$flavour"
-echo "$build"
+cached_tree_done "$build"

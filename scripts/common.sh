@@ -23,6 +23,23 @@ pinned_sums() {
   awk -v p="${1}_${uver%-*}" '$1 !~ /^#/ && index($2, p) == 1' "$HMMDEV_ROOT/scripts/sources.sha256"
 }
 
+# The cached-tree protocol every build script follows: a key digests the
+# build's inputs -> cached_tree NAME KEY creates and locks (fd 9, for the rest
+# of the script) $HMMDEV_CACHE/NAME-KEY, in $TREE -> the script builds there
+# (or finds it built) -> cached_tree_done OUTDIR points $HMMDEV_CACHE/NAME at
+# the tree and prints OUTDIR, which the Makefile records in build/NAME.dir.
+cached_tree() {
+  TREE="$HMMDEV_CACHE/$1-$2" TREE_NAME=$1
+  mkdir -p "$TREE"
+  exec 9>"$TREE/.lock"
+  flock 9
+}
+
+cached_tree_done() {
+  ln -sfn "$TREE" "$HMMDEV_CACHE/$TREE_NAME"
+  echo "$1"
+}
+
 # run_logged LOGFILE WHAT CMD... : run with output to LOGFILE; on failure show its tail.
 run_logged() {
   local logf=$1 what=$2; shift 2
