@@ -139,6 +139,15 @@ struct hmmdev_queue {
 	struct mutex submit_lock;	/* serializes submitters */
 	wait_queue_head_t wq;		/* woken on completion */
 	u64 fault_scope_end;		/* hmmdev_queue_set_fault_scope() */
+
+	/* the last fault of the stalled command (svm/hmmdev_fault.c's only) */
+	struct hmmdev_fault_progress {
+		u64 seq;		/* the command's fence */
+		u64 va;			/* the page */
+		unsigned long gen;	/* ctx->mirror_gen when it was seen */
+		unsigned int rounds;	/* rounds without progress since */
+		u8 access;
+	} progress;
 };
 
 /* One open of /dev/hmmdevN: an address space mirrored on the device. */
@@ -153,6 +162,7 @@ struct hmmdev_ctx {
 	struct mutex lock;		/* the page-table lock; protects the fields below */
 	struct hmmdev_pt pt;
 	bool detached;			/* device removed: map nothing more */
+	unsigned long mirror_gen;	/* notifier invalidations so far */
 
 	struct mutex queues_lock;	/* protects queues[] */
 	struct hmmdev_queue *queues[HMMDEV_NUM_QUEUES];

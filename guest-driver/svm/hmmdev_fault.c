@@ -24,6 +24,11 @@
 #include "svm/hmmdev_svm.h"
 #include "obs/hmmdev_trace.h"
 
+static unsigned int max_fault_rounds = 32;
+module_param(max_fault_rounds, uint, 0644);
+MODULE_PARM_DESC(max_fault_rounds,
+		 "rounds a command may fault on one page without progress before it is cancelled with ELOOP (rounds lost to invalidations do not count)");
+
 /* One fault record being resolved. */
 struct hmmdev_fault {
 	struct hmmdev_ctx *ctx;		/* referenced */
@@ -124,13 +129,57 @@ static void hmmdev_fault_resolve(struct hmmdev *hd, struct hmmdev_fault *f)
 		/* the submitter sees hmm_range_fault()'s errno */
 		if (f->err)
 			q->slot_err[f->cmd_index] = f->err == -EPERM ? -EPERM :
-						    f->err == -EFAULT ? -EFAULT : -EIO;
+						    f->err == -EFAULT ? -EFAULT :
+						    f->err == -ELOOP ? -ELOOP : -EIO;
 		/* counted first: the submitter may look as soon as it completes */
 		hmmdev_count(f->ctx, f->err ? HMMDEV_STAT_CANCELS : HMMDEV_STAT_REPLAYS, 1);
 		hmmdev_count_ns(f->ctx, HMMDEV_STAT_NS_IRQ_TO_REPLAY, READ_ONCE(hd->faultq->irq_ns));
 		hmmdev_wr(hd, hmmdev_qreg(q->hwq, HMMDEV_QREG_FAULT), action);
 	}
 	spin_unlock_irq(&hd->lock);
+}
+
+/*
+ * Forward progress, the safety net under mirror_grant() (hmmdev_mirror.c).
+ * A command that faults again on the same page with the same access made no
+ * progress in that round if nothing invalidated its context's mappings
+ * since the fault before (ctx->mirror_gen): the driver mapped the page and
+ * the device still cannot use it.  Rounds lost to invalidations (concurrent
+ * migrations, fork(), munmap()) do not count: they must not cancel
+ * legitimate commands.  Past max_fault_rounds the command is cancelled with
+ * -ELOOP, as UVM cancels a fault it cannot service, instead of a livelock.
+ */
+static bool hmmdev_fault_stuck(struct hmmdev_queue *q, const struct HmmdevFaultRecord *r)
+{
+	struct hmmdev_fault_progress *p = &q->progress;
+	unsigned long gen = READ_ONCE(q->ctx->mirror_gen);
+	u64 seq = q->slot_seq[r->cmd_index], va = ALIGN_DOWN(r->va, PAGE_SIZE);
+
+	if (p->seq == seq && p->va == va && p->access == r->access) {
+		if (p->gen == gen)
+			p->rounds++;
+	} else {
+		*p = (struct hmmdev_fault_progress) { .seq = seq, .va = va, .access = r->access };
+	}
+	p->gen = gen;
+	return p->rounds >= READ_ONCE(max_fault_rounds);
+}
+
+/* Cancel a command that makes no progress (hmmdev_fault_stuck()). */
+static void hmmdev_fault_cancel_stuck(struct hmmdev *hd, struct hmmdev_queue *q,
+				      const struct HmmdevFaultRecord *r)
+{
+	struct hmmdev_fault f = {
+		.ctx = q->ctx, .q = q, .va = r->va, .access = r->access,
+		.cmd_index = r->cmd_index, .err = -ELOOP,
+	};
+
+	dev_warn_ratelimited(&hd->pdev->dev,
+			     "asid %u queue %u: command cancelled after %u fault rounds without progress at 0x%llx (access %u)\n",
+			     r->asid, q->hwq, q->progress.rounds, r->va, r->access);
+	hmmdev_count(q->ctx, HMMDEV_STAT_STUCK_CANCELS, 1);
+	q->progress = (struct hmmdev_fault_progress) { };
+	hmmdev_fault_resolve(hd, &f);
 }
 
 static void hmmdev_fault_batch(struct hmmdev *hd, const struct HmmdevFaultRecord *recs,
@@ -155,6 +204,12 @@ static void hmmdev_fault_batch(struct hmmdev *hd, const struct HmmdevFaultRecord
 		spin_unlock_irq(&hd->lock);
 		if (!q)
 			continue;	/* the queue was stopped: stale record */
+		hmmdev_count(q->ctx, HMMDEV_STAT_FAULTS, 1);
+		if (hmmdev_fault_stuck(q, r)) {
+			hmmdev_fault_cancel_stuck(hd, q, r);
+			hmmdev_ctx_put(q->ctx);
+			continue;
+		}
 		f[n] = (struct hmmdev_fault) {
 			.ctx = q->ctx, .q = q, .va = r->va, .access = r->access,
 			.cmd_index = r->cmd_index,
@@ -174,7 +229,6 @@ static void hmmdev_fault_batch(struct hmmdev *hd, const struct HmmdevFaultRecord
 			f[n].req_end = min_t(u64, f[n].win_end,
 					     max_t(u64, PAGE_ALIGN(oe), f[n].req_start + PAGE_SIZE));
 		}
-		hmmdev_count(q->ctx, HMMDEV_STAT_FAULTS, 1);
 		n++;
 	}
 	sort(f, n, sizeof(f[0]), hmmdev_fault_cmp, NULL);

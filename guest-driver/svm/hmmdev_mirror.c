@@ -9,9 +9,10 @@
  * hmmdev_mirror_loop() is the one place the canonical HMM loop
  * (Documentation/mm/hmm.rst, lib/test_hmm.c) is written:
  *
- *   mmu_interval_read_begin -> hmm_range_fault -> (caller's commit: lock ->
- *   mmu_interval_read_retry -> use the pages -> unlock), again on -EBUSY or
- *   -EAGAIN, until HMM_RANGE_DEFAULT_TIMEOUT.
+ *   mmu_interval_read_begin -> hmm_range_fault -> the pages the device
+ *   cannot use as they are made usable (mirror_grant(): forward progress)
+ *   -> (caller's commit: lock -> mmu_interval_read_retry -> use the pages
+ *   -> unlock), again on -EBUSY or -EAGAIN, until HMM_RANGE_DEFAULT_TIMEOUT.
  *
  * Its users: the device-fault mirror (hmmdev_mirror_fault(), whose commit is
  * the map transaction of hmmdev_map.c), and the test_hmm personality's
@@ -24,6 +25,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/hmm.h>
 #include <linux/memremap.h>
+#include <linux/module.h>
 #include <linux/sched/mm.h>
 #include "svm/hmmdev_svm.h"
 #include "obs/hmmdev_trace.h"
@@ -48,6 +50,7 @@ static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
 	else if (!mutex_trylock(&ctx->lock))
 		return false;
 	mmu_interval_set_seq(mni, cur_seq);
+	WRITE_ONCE(ctx->mirror_gen, ctx->mirror_gen + 1);	/* see hmmdev_fault_stuck() */
 	/*
 	 * This context's own migrations to device memory clear and invalidate
 	 * the device PTEs of the pages they move themselves, after
@@ -73,6 +76,11 @@ const struct mmu_interval_notifier_ops hmmdev_mirror_ops = {
 
 #define POPULATE_PAGES	64	/* pages per hmm_range_fault() of a populate pass */
 
+static bool fault_grant = true;
+module_param(fault_grant, bool, 0644);
+MODULE_PARM_DESC(fault_grant,
+		 "for tests only: N skips the forward-progress fix-up of pages the device cannot write as hmm_range_fault() found them (a device write to our pages after fork() then faults until max_fault_rounds cancels it)");
+
 /* One read_begin + hmm_range_fault() (or the caller's fault step). */
 static int mirror_fault_once(struct hmmdev_mirror *mr)
 {
@@ -89,6 +97,60 @@ static int mirror_fault_once(struct hmmdev_mirror *mr)
 	ret = mr->fault ? mr->fault(mr) : hmm_range_fault(range);
 	mmap_read_unlock(mm);
 	hmmdev_count_ns(mr->ctx, HMMDEV_STAT_NS_HMM_RANGE_FAULT, t0);
+	return ret;
+}
+
+/*
+ * Forward progress: the device must be able to use every page it needs as
+ * the loop found it.  hmm_range_fault() does not fault a device-private page
+ * whose owner is the caller (our own device memory), whatever the request:
+ * it reports the PFN, writable or not.  After fork() such a page is
+ * read-only in both processes; mapped read-only, a device write faults
+ * again, gets the same answer, and so on forever.  So the pages the device
+ * needs written that came back without write permission are faulted once
+ * more as not ours (dev_private_owner = NULL): the core then calls our
+ * migrate_to_ram(), and the write fault breaks copy-on-write.  No driver
+ * lock is held.
+ *
+ * Return: 0 when every needed page is usable as it is; -EAGAIN after pages
+ * were faulted (look the range up again); or hmm_range_fault()'s error
+ * (-EPERM: the CPU may not write the page either).
+ */
+static int mirror_grant(struct hmmdev_mirror *mr)
+{
+	const unsigned long need = HMM_PFN_REQ_FAULT | HMM_PFN_REQ_WRITE;
+	unsigned long npages = (mr->range.end - mr->range.start) >> PAGE_SHIFT, i, j;
+	unsigned long *pfns = mr->range.hmm_pfns;
+	struct hmm_range fix = {
+		.notifier = mr->range.notifier,
+		.default_flags = need,
+		.dev_private_owner = NULL,
+	};
+	int ret = 0;
+
+	if (!mr->req || mr->fault || !READ_ONCE(fault_grant))
+		return 0;	/* nothing asked for, or the caller's own fault step */
+	for (i = 0; i < npages && !ret; i = j) {
+		for (; i < npages; i++)
+			if ((mr->req[i] & need) == need && !(pfns[i] & HMM_PFN_WRITE))
+				break;
+		for (j = i; j < npages; j++)
+			if ((mr->req[j] & need) != need || (pfns[j] & HMM_PFN_WRITE))
+				break;
+		if (i == j)
+			break;
+		fix.start = mr->range.start + i * PAGE_SIZE;
+		fix.end = mr->range.start + j * PAGE_SIZE;
+		fix.hmm_pfns = pfns + i;	/* looked up again afterwards */
+		do {
+			fix.notifier_seq = mmu_interval_read_begin(fix.notifier);
+			mmap_read_lock(mr->ctx->mm);
+			ret = hmm_range_fault(&fix);
+			mmap_read_unlock(mr->ctx->mm);
+		} while (ret == -EBUSY);
+		hmmdev_count(mr->ctx, HMMDEV_STAT_GRANT_FAULTS, j - i);
+		ret = ret ? ret : -EAGAIN;
+	}
 	return ret;
 }
 
@@ -152,6 +214,11 @@ int hmmdev_mirror_loop(struct hmmdev_mirror *mr)
 			continue;	/* now the whole range, once */
 		}
 		if (ret == -EBUSY)
+			continue;
+		if (ret)
+			return ret;
+		ret = mirror_grant(mr);
+		if (ret == -EAGAIN)
 			continue;
 		if (ret || !mr->commit)
 			return ret;

@@ -30,7 +30,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define HMMDEV_UAPI_VERSION     4
+#define HMMDEV_UAPI_VERSION     5
 
 #define HMMDEV_IOC_MAGIC        'h'
 
@@ -271,6 +271,13 @@ enum hmmdev_stats_scope {
  * The @ns_migrate_* fields cover HMMDEV_IOC_MIGRATE (and migrate-on-fault),
  * not CPU-fault migration, eviction or teardown.
  *
+ * v5, forward progress (docs/driver.md, "Forward progress"):
+ * @grant_faults: pages a device fault needed written that hmm_range_fault()
+ *	returned read-only (our own device-private pages after fork()), faulted
+ *	again so the device can write them
+ * @stuck_cancels: commands cancelled with ELOOP after max_fault_rounds
+ *	rounds without progress on one page
+ *
  * All counters are out (must be 0 on input) and monotonic.
  */
 struct hmmdev_stats {
@@ -307,6 +314,9 @@ struct hmmdev_stats {
 	__u64 ns_sg_copy;
 	__u64 sg_copies;
 	__u64 ns_mirror_fault;
+	/* v5 */
+	__u64 grant_faults;
+	__u64 stuck_cancels;
 };
 
 /* struct hmmdev_migrate.target */
