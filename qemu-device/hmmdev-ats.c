@@ -4,13 +4,15 @@
  *
  * With an IOMMU that supports device TLBs (intel-iommu device-iotlb=on) the
  * device exposes the ATS extended capability.  Once the guest sets ATS
- * Enable, every system-memory DMA of hmmdev-mmu.c goes through the ATC: a
- * hit accesses the translated address directly in the entry's target
- * address space; a miss asks the IOMMU with pci_ats_request_translation()
- * and caches the 4 KiB page.  The IOMMU's device-IOTLB invalidations arrive
- * through an IOTLB notifier, which drops the entries and then waits until
- * no DMA that could still use them is in progress: QEMU sends the IOMMU no
- * completion message, so the notifier returning *is* the completion.
+ * Enable, every system-memory access of hmmdev-dma.c takes its translation
+ * from the ATC (hmmdev_ats_get()): a hit hands out the translated address
+ * and its target address space, which hmmdev-dma.c accesses directly; a
+ * miss asks the IOMMU with pci_ats_request_translation() and caches the
+ * 4 KiB page.  The IOMMU's device-IOTLB invalidations arrive through an
+ * IOTLB notifier, which drops the entries and then waits until no DMA that
+ * could still use them is in progress: QEMU sends the IOMMU no completion
+ * message, so the notifier returning *is* the completion.  This is the
+ * bottom layer: it calls nothing of the device above it but hmmdev_kick().
  *
  * Threads (docs/hmmdev-spec.rst, "ATS" and "Locking"):
  *
@@ -22,9 +24,9 @@
  *   under the BQL).  The worker posts its one request and waits; one
  *   request asks for several pages (the rest of the access, or the pages
  *   an SG_COPY will touch next: hmmdev_ats_fetch_ahead()), so that one
- *   main-loop round trip serves many misses.  The
- *   request is served by a bottom half or, when a thread under the BQL is
- *   waiting for the worker (reset, queue disable, unrealize), by that
+ *   main-loop round trip serves many misses.  The request is served by a
+ *   bottom half or, when a thread under the BQL is waiting for the worker
+ *   (reset, queue disable, unrealize; woken by HMMDEV_KICK_SERVE), by that
  *   thread (hmmdev_ats_serve()).  The worker never holds an in-flight
  *   reference while it waits for a translation, so the notifier's wait
  *   cannot depend on the BQL it holds.
@@ -59,130 +61,38 @@
 /* Pages a batch must hold at least: a 64 KiB bounce chunk of each side. */
 #define HMMDEV_ATS_BATCH_MIN    34
 
-enum {
-    HMMDEV_ATS_OK,              /* translated */
-    HMMDEV_ATS_BYPASS,          /* ATS not in use: let the IOMMU translate */
-    HMMDEV_ATS_FAIL,            /* the IOMMU refused the translation */
-    HMMDEV_ATS_ERROR,           /* no answer (bus master off, retries) */
-};
-
-/* A translation in use by one page access. */
-typedef struct HmmdevAtsRef {
-    AddressSpace *as;
-    hwaddr addr;
-    uint64_t len;               /* bytes to the end of the page */
-    uint32_t parity;
-} HmmdevAtsRef;
-
 /* ---------------------------------------------------------------------- */
-/* The cache: hash chains and an LRU list, as the device TLB              */
+/* The cache: an LRU index (hmmdev-lru.c) over a->atc, keyed by IOVA page  */
 /* ---------------------------------------------------------------------- */
-
-static uint32_t atc_bucket(HmmdevAts *a, uint64_t iova)
-{
-    return (((iova >> ATC_PAGE_SHIFT) * 0x9e3779b97f4a7c15ull) >> 32) &
-           a->hash_mask;
-}
-
-static void atc_lru_unlink(HmmdevAts *a, HmmdevAtcEntry *e)
-{
-    if (e->lru_prev >= 0) {
-        a->atc[e->lru_prev].lru_next = e->lru_next;
-    } else {
-        a->mru = e->lru_next;
-    }
-    if (e->lru_next >= 0) {
-        a->atc[e->lru_next].lru_prev = e->lru_prev;
-    } else {
-        a->lru = e->lru_prev;
-    }
-}
-
-static void atc_lru_push_mru(HmmdevAts *a, HmmdevAtcEntry *e)
-{
-    int32_t i = e - a->atc;
-
-    e->lru_prev = -1;
-    e->lru_next = a->mru;
-    if (a->mru >= 0) {
-        a->atc[a->mru].lru_prev = i;
-    } else {
-        a->lru = i;
-    }
-    a->mru = i;
-}
-
-/* Invalidate a valid entry and put it on the free list. */
-static void atc_drop_locked(HmmdevAts *a, HmmdevAtcEntry *e)
-{
-    int32_t i = e - a->atc;
-    int32_t *link = &a->hash[atc_bucket(a, e->iova)];
-
-    while (*link != i) {
-        g_assert(*link >= 0);
-        link = &a->atc[*link].hash_next;
-    }
-    *link = e->hash_next;
-    atc_lru_unlink(a, e);
-    e->valid = false;
-    e->lru_next = a->free;
-    a->free = i;
-}
 
 static HmmdevAtcEntry *atc_find_locked(HmmdevAts *a, uint64_t page)
 {
-    int32_t i;
+    int32_t i = hmmdev_lru_lookup(&a->index, page);
 
-    for (i = a->hash[atc_bucket(a, page)]; i >= 0; i = a->atc[i].hash_next) {
-        if (a->atc[i].iova == page) {
-            return &a->atc[i];
-        }
-    }
-    return NULL;
+    return i >= 0 ? &a->atc[i] : NULL;
 }
 
-static void atc_clear_locked(HmmdevAts *a)
+static void atc_drop_locked(HmmdevAts *a, HmmdevAtcEntry *e)
 {
-    uint32_t i;
-
-    for (i = 0; i <= a->hash_mask; i++) {
-        a->hash[i] = -1;
-    }
-    for (i = 0; i < a->entries; i++) {
-        a->atc[i] = (HmmdevAtcEntry) {
-            .hash_next = -1, .lru_prev = -1,
-            .lru_next = i + 1 < a->entries ? i + 1 : -1,
-        };
-    }
-    a->free = 0;
-    a->mru = a->lru = -1;
+    hmmdev_lru_remove(&a->index, e - a->atc);
 }
 
+/* A copy of the page already cached (e.g. read-only before a write) goes. */
 static void atc_insert_locked(HmmdevState *s, uint64_t page, hwaddr addr,
                               AddressSpace *as, bool write, bool prefetched)
 {
     HmmdevAts *a = &s->ats;
-    HmmdevAtcEntry *e = atc_find_locked(a, page);
-    uint32_t b;
+    bool evicted;
+    int32_t i = hmmdev_lru_insert(&a->index, page, &evicted);
 
-    if (e) {
-        atc_drop_locked(a, e);      /* e.g. a read-only copy before a write */
-    } else if (a->free < 0) {
-        e = &a->atc[a->lru];
-        trace_hmmdev_atc_evict(e->iova);
+    if (evicted) {
+        trace_hmmdev_atc_evict(a->atc[i].iova);
         HMMDEV_STAT_INC(s, atc_evictions);
-        atc_drop_locked(a, e);
     }
-    e = &a->atc[a->free];
-    a->free = e->lru_next;
-    *e = (HmmdevAtcEntry) {
-        .valid = true, .write = write, .prefetched = prefetched,
+    a->atc[i] = (HmmdevAtcEntry) {
+        .write = write, .prefetched = prefetched,
         .iova = page, .addr = addr, .as = as,
     };
-    b = atc_bucket(a, page);
-    e->hash_next = a->hash[b];
-    a->hash[b] = e - a->atc;
-    atc_lru_push_mru(a, e);
     trace_hmmdev_atc_insert(page, addr, write);
 }
 
@@ -335,9 +245,7 @@ static int atc_request_locked(HmmdevState *s, bool ahead)
 
     qemu_bh_schedule(a->bh);
     /* Someone under the BQL may be waiting for the worker: let it serve. */
-    qemu_mutex_lock(&s->lock);
-    qemu_cond_broadcast(&s->idle_cond);
-    qemu_mutex_unlock(&s->lock);
+    hmmdev_kick(s, HMMDEV_KICK_SERVE, 0);
 
     qemu_mutex_lock(&a->lock);
     while (!a->req_done) {
@@ -347,15 +255,16 @@ static int atc_request_locked(HmmdevState *s, bool ahead)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Accesses                                                               */
+/* Translations for accesses (hmmdev-dma.c)                               */
 /* ---------------------------------------------------------------------- */
 
 /*
- * Translate @iova for one page access; on HMMDEV_ATS_OK call atc_put().
- * The access goes on for @len bytes: a miss requests the translations of
- * those pages too (up to HMMDEV_ATS_MAX_REQ, and half the ATC).
+ * Translate @iova for one page access (hmmdev-dma.c); on HMMDEV_ATS_OK
+ * the caller accesses r->addr in r->as, then calls hmmdev_ats_put().  The
+ * access goes on for @len bytes: a miss requests the translations of those
+ * pages too (up to HMMDEV_ATS_MAX_REQ, and half the ATC).
  */
-static int atc_get(HmmdevState *s, uint64_t iova, uint64_t len, bool write,
+int hmmdev_ats_get(HmmdevState *s, uint64_t iova, uint64_t len, bool write,
                    HmmdevAtsRef *r)
 {
     HmmdevAts *a = &s->ats;
@@ -385,10 +294,7 @@ static int atc_get(HmmdevState *s, uint64_t iova, uint64_t len, bool write,
             bool fetched = e->prefetched;
 
             e->prefetched = false;
-            if (a->mru != e - a->atc) {
-                atc_lru_unlink(a, e);
-                atc_lru_push_mru(a, e);
-            }
+            hmmdev_lru_touch(&a->index, e - a->atc);
             r->as = e->as;
             r->addr = e->addr + (iova - page);
             r->len = ATC_PAGE_SIZE - (iova - page);
@@ -431,7 +337,7 @@ static int atc_get(HmmdevState *s, uint64_t iova, uint64_t len, bool write,
     }
 }
 
-static void atc_put(HmmdevState *s, HmmdevAtsRef *r)
+void hmmdev_ats_put(HmmdevState *s, HmmdevAtsRef *r)
 {
     HmmdevAts *a = &s->ats;
 
@@ -556,97 +462,26 @@ void hmmdev_ats_forget_ahead(HmmdevState *s)
     }
 }
 
-static bool hmmdev_bus_master(HmmdevState *s)
-{
-    return pci_get_word(PCI_DEVICE(s)->config + PCI_COMMAND) &
-           PCI_COMMAND_MASTER;
-}
-
 bool hmmdev_ats_active(HmmdevState *s)
 {
     return qatomic_read(&s->ats.enabled);
 }
 
-/*
- * DMA through the ATC, a page at a time.  Pages the ATC does not cover
- * (ATS switched off meanwhile) go through the IOMMU with pci_dma_rw().
- */
-MemTxResult hmmdev_ats_rw(HmmdevState *s, dma_addr_t addr, void *buf,
-                          dma_addr_t len, DMADirection dir, MemTxAttrs attrs)
-{
-    bool write = dir == DMA_DIRECTION_FROM_DEVICE;
-    uint8_t *p = buf;
-
-    while (len) {
-        HmmdevAtsRef r;
-        MemTxResult res;
-        uint64_t n;
-
-        switch (atc_get(s, addr, len, write, &r)) {
-        case HMMDEV_ATS_OK:
-            n = MIN(len, r.len);
-            res = hmmdev_bus_master(s) ?
-                  address_space_rw(r.as, r.addr, attrs, p, n, write) :
-                  MEMTX_ERROR;
-            atc_put(s, &r);
-            break;
-        case HMMDEV_ATS_BYPASS:
-            n = len;
-            res = pci_dma_rw(PCI_DEVICE(s), addr, p, n, dir, attrs);
-            break;
-        default:
-            return MEMTX_DECODE_ERROR;
-        }
-        if (res != MEMTX_OK) {
-            return res;
-        }
-        addr += n;
-        p += n;
-        len -= n;
-    }
-    return MEMTX_OK;
-}
-
-/*
- * An atomic on a 64-bit word through the ATC.  False when ATS is not in
- * use (the caller goes through the IOMMU); else *ok tells the outcome.
- */
-bool hmmdev_ats_atomic64(HmmdevState *s, dma_addr_t addr, uint32_t op,
-                         uint64_t operand, uint64_t compare, uint64_t *old,
-                         MemTxAttrs attrs, bool *ok)
-{
-    HmmdevAtsRef r;
-    hwaddr len = sizeof(uint64_t);
-    ram_addr_t off;
-    void *p;
-
-    switch (atc_get(s, addr, sizeof(uint64_t), true, &r)) {
-    case HMMDEV_ATS_OK:
-        break;
-    case HMMDEV_ATS_BYPASS:
-        return false;
-    default:
-        *ok = false;
-        return true;
-    }
-    *ok = false;
-    if (hmmdev_bus_master(s)) {
-        p = address_space_map(r.as, r.addr, &len, true, attrs);
-        if (p) {
-            if (len >= sizeof(uint64_t) && memory_region_from_host(p, &off)) {
-                *old = hmmdev_host_atomic64(p, op, operand, compare);
-                *ok = true;
-            }
-            address_space_unmap(r.as, p, len, true, *ok ? sizeof(uint64_t) : 0);
-        }
-    }
-    atc_put(s, &r);
-    return true;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Invalidation                                                           */
 /* ---------------------------------------------------------------------- */
+
+typedef struct HmmdevAtcRange {
+    const HmmdevAtcEntry *atc;
+    uint64_t first, last;
+} HmmdevAtcRange;
+
+static bool atc_in_range(int32_t i, const void *opaque)
+{
+    const HmmdevAtcRange *r = opaque;
+
+    return r->atc[i].iova >= r->first && r->atc[i].iova <= r->last;
+}
 
 /*
  * IOMMU device-IOTLB invalidation of [iova, iova + addr_mask]; BQL held.
@@ -659,7 +494,7 @@ static void hmmdev_ats_notify(IOMMUNotifier *n, IOMMUTLBEntry *ev)
     HmmdevAts *a = &s->ats;
     uint64_t first = ev->iova & ~ev->addr_mask;
     uint64_t last = first + ev->addr_mask;
-    uint32_t dropped = 0, i;
+    uint32_t dropped = 0;
 
     qemu_mutex_lock(&a->lock);
     if (ev->addr_mask >> ATC_PAGE_SHIFT < a->entries) {
@@ -677,15 +512,11 @@ static void hmmdev_ats_notify(IOMMUNotifier *n, IOMMUTLBEntry *ev)
             }
         }
     } else {
-        for (i = 0; i < a->entries; i++) {
-            HmmdevAtcEntry *e = &a->atc[i];
+        HmmdevAtcRange r = {
+            .atc = a->atc, .first = first & ATC_PAGE_MASK, .last = last,
+        };
 
-            if (e->valid && e->iova >= (first & ATC_PAGE_MASK) &&
-                e->iova <= last) {
-                atc_drop_locked(a, e);
-                dropped++;
-            }
-        }
+        dropped = hmmdev_lru_flush(&a->index, atc_in_range, &r);
     }
     HMMDEV_STAT_INC(s, atc_invalidations);
     HMMDEV_STAT_ADD(s, atc_invalidated_entries, dropped);
@@ -717,13 +548,13 @@ static void hmmdev_ats_sync(HmmdevState *s)
         }
         a->registered = true;
         qemu_mutex_lock(&a->lock);
-        atc_clear_locked(a);
+        hmmdev_lru_clear(&a->index);
         qatomic_set(&a->enabled, true);
         qemu_mutex_unlock(&a->lock);
     } else {
         qemu_mutex_lock(&a->lock);
         qatomic_set(&a->enabled, false);
-        atc_clear_locked(a);
+        hmmdev_lru_clear(&a->index);
         atc_drain_locked(a);
         qemu_mutex_unlock(&a->lock);
         pci_iommu_unregister_iotlb_notifier(pdev, PCI_NO_PASID, &a->notifier);
@@ -789,9 +620,7 @@ bool hmmdev_ats_realize(HmmdevState *s, Error **errp)
     qemu_mutex_init(&a->lock);
     qemu_cond_init(&a->cond);
     a->atc = g_new0(HmmdevAtcEntry, a->entries);
-    a->hash_mask = pow2ceil(2 * a->entries) - 1;
-    a->hash = g_new(int32_t, a->hash_mask + 1);
-    atc_clear_locked(a);
+    hmmdev_lru_init(&a->index, a->entries);
     a->bh = qemu_bh_new_guarded(hmmdev_ats_bh, s,
                                 &DEVICE(s)->mem_reentrancy_guard);
     return true;
@@ -810,8 +639,7 @@ void hmmdev_ats_unrealize(HmmdevState *s)
     qemu_bh_delete(a->bh);
     g_free(a->atc);
     a->atc = NULL;
-    g_free(a->hash);
-    a->hash = NULL;
+    hmmdev_lru_destroy(&a->index);
     qemu_cond_destroy(&a->cond);
     qemu_mutex_destroy(&a->lock);
 }
@@ -822,7 +650,7 @@ void hmmdev_ats_reset(HmmdevState *s)
     HmmdevAts *a = &s->ats;
 
     qemu_mutex_lock(&a->lock);
-    atc_clear_locked(a);
+    hmmdev_lru_clear(&a->index);
     qemu_mutex_unlock(&a->lock);
 }
 

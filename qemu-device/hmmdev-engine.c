@@ -3,10 +3,10 @@
  * hmmdev: the copy engine: command decode and execution.
  *
  * Runs in the worker thread without the BQL or s->lock.  VA operands are
- * translated one page at a time, each page access bracketed by
- * hmmdev_mmu_chunk_begin/end() so out-of-band invalidations know when the
- * engine stopped using a translation.  Progress is kept in the queue, so a
- * REPLAY continues where the fault stopped the command.
+ * translated one page at a time (hmmdev-walk.c), each page access bracketed
+ * by hmmdev_tlb_chunk_begin/end() so out-of-band invalidations know when
+ * the engine stopped using a translation.  Progress is kept in the queue,
+ * so a REPLAY continues where the fault stopped the command.
  *
  * Copyright (c) 2026 The hmmdev authors
  */
@@ -107,7 +107,7 @@ static HmmdevExec hmmdev_xlate_fail(HmmdevState *s, HmmdevQueue *q,
                                     uint64_t va, uint8_t access,
                                     const HmmdevXlateFault *f)
 {
-    hmmdev_mmu_chunk_end(s);
+    hmmdev_tlb_chunk_end(s);
     if (f->error == HMMDEV_ERR_FAULT) {
         q->fault.va = va;
         q->fault.access = access;
@@ -143,87 +143,6 @@ static HmmdevExec hmmdev_exec_fence(HmmdevState *s, HmmdevQueue *q)
     return HMMDEV_EXEC_DONE;
 }
 
-/*
- * ATS, translating ahead for VA commands: a system page of the access at
- * @src / @dst (NULL translation: no such stream) missed in the ATC.  Peek
- * the leaf PTEs of each stream (hmmdev_mmu_peek()) and list the system
- * pages the command will access from here on, in order, piece by piece as
- * it goes (a piece ends at the first page end of either side: source page,
- * then destination page), stopping where a peek stopped; then have them
- * translated in one round trip.  Called inside the chunk.
- */
-static void hmmdev_va_fetch_ahead(HmmdevState *s, HmmdevQueue *q,
-                                  uint64_t src, const HmmdevXlate *xs,
-                                  uint64_t dst, const HmmdevXlate *xd,
-                                  uint64_t len)
-{
-    uint64_t ps[HMMDEV_ATS_BATCH_MAX], pd[HMMDEV_ATS_BATCH_MAX];
-    uint64_t off, n, last_s = 1, last_d = 1, is = 0, id = 0;
-    uint32_t ns = 0, nd = 0, need;
-    HmmdevAtsBatch b;
-
-    b.n = 0;
-    b.max = hmmdev_ats_batch_budget(s);
-    if (!b.max) {
-        return;
-    }
-    if (xs) {
-        ns = hmmdev_mmu_peek(s, q->asid, src, HMMDEV_ACCESS_READ, ps,
-                             MIN(b.max, hmmdev_ats_batch_pages(src, len)));
-        if (!ns || ps[0] != ((xs->addr & ~4095ull) |
-                             (xs->loc == HMMDEV_LOC_DEVMEM))) {
-            return;
-        }
-    }
-    if (xd) {
-        nd = hmmdev_mmu_peek(s, q->asid, dst, HMMDEV_ACCESS_WRITE, pd,
-                             MIN(b.max, hmmdev_ats_batch_pages(dst, len)));
-        if (!nd || pd[0] != ((xd->addr & ~4095ull) |
-                             (xd->loc == HMMDEV_LOC_DEVMEM))) {
-            return;
-        }
-    }
-    for (off = 0; off < len; off += n) {
-        n = len - off;
-        if (xs) {
-            n = MIN(n, 4096 - ((src + off) & 4095));
-            is = ((src + off) >> 12) - (src >> 12);
-            if (is >= ns) {
-                break;
-            }
-        }
-        if (xd) {
-            n = MIN(n, 4096 - ((dst + off) & 4095));
-            id = ((dst + off) >> 12) - (dst >> 12);
-            if (id >= nd) {
-                break;
-            }
-        }
-        need = (xs && !(ps[is] & 1) && ps[is] != last_s) +
-               (xd && !(pd[id] & 1) && pd[id] != last_d);
-        if (b.n + need > b.max) {
-            break;
-        }
-        if (xs && !(ps[is] & 1) && ps[is] != last_s) {
-            b.page[b.n++] = ps[is];
-            last_s = ps[is];
-        }
-        if (xd && !(pd[id] & 1) && pd[id] != last_d) {
-            b.page[b.n++] = pd[id] | 1;
-            last_d = pd[id];
-        }
-    }
-    if (b.n) {
-        hmmdev_ats_fetch_ahead(s, &b);
-    }
-}
-
-/* The system side of @x misses in the ATC (ATS on)? */
-static bool hmmdev_va_misses(HmmdevState *s, const HmmdevXlate *x, bool write)
-{
-    return x->loc == HMMDEV_LOC_SYS && !hmmdev_ats_cached(s, x->addr, write);
-}
-
 static HmmdevExec hmmdev_exec_copy(HmmdevState *s, HmmdevQueue *q)
 {
     struct HmmdevCmd *c = &q->cmd;
@@ -251,23 +170,20 @@ static HmmdevExec hmmdev_exec_copy(HmmdevState *s, HmmdevQueue *q)
         if (hmmdev_stop_requested(s, q)) {
             return HMMDEV_EXEC_ABORT;
         }
-        hmmdev_mmu_chunk_begin(s);
-        if (!hmmdev_mmu_translate(s, q->asid, src + off, HMMDEV_ACCESS_READ,
-                                  &xs, &f)) {
+        hmmdev_tlb_chunk_begin(s);
+        if (!hmmdev_walk_translate(s, q->asid, src + off, HMMDEV_ACCESS_READ,
+                                   &xs, &f)) {
             return hmmdev_xlate_fail(s, q, src + off, HMMDEV_ACCESS_READ, &f);
         }
-        if (!hmmdev_mmu_translate(s, q->asid, dst + off, HMMDEV_ACCESS_WRITE,
-                                  &xd, &f)) {
+        if (!hmmdev_walk_translate(s, q->asid, dst + off, HMMDEV_ACCESS_WRITE,
+                                   &xd, &f)) {
             return hmmdev_xlate_fail(s, q, dst + off, HMMDEV_ACCESS_WRITE, &f);
         }
-        if (hmmdev_ats_active(s) &&
-            (hmmdev_va_misses(s, &xs, false) || hmmdev_va_misses(s, &xd, true))) {
-            hmmdev_va_fetch_ahead(s, q, src + off, &xs, dst + off, &xd,
-                                  len - off);
-        }
+        hmmdev_walk_ahead(s, q->asid, src + off, &xs, dst + off, &xd,
+                          len - off);
         n = MIN(len - off, MIN(xs.len, xd.len));
         ok = hmmdev_move(s, xs.loc, xs.addr, xd.loc, xd.addr, n);
-        hmmdev_mmu_chunk_end(s);
+        hmmdev_tlb_chunk_end(s);
         if (!ok) {
             return hmmdev_dma_fail(q);
         }
@@ -305,21 +221,19 @@ static HmmdevExec hmmdev_exec_fill(HmmdevState *s, HmmdevQueue *q)
         if (hmmdev_stop_requested(s, q)) {
             return HMMDEV_EXEC_ABORT;
         }
-        hmmdev_mmu_chunk_begin(s);
-        if (!hmmdev_mmu_translate(s, q->asid, dst + off, HMMDEV_ACCESS_WRITE,
-                                  &xd, &f)) {
+        hmmdev_tlb_chunk_begin(s);
+        if (!hmmdev_walk_translate(s, q->asid, dst + off, HMMDEV_ACCESS_WRITE,
+                                   &xd, &f)) {
             return hmmdev_xlate_fail(s, q, dst + off, HMMDEV_ACCESS_WRITE, &f);
         }
-        if (hmmdev_ats_active(s) && hmmdev_va_misses(s, &xd, true)) {
-            hmmdev_va_fetch_ahead(s, q, 0, NULL, dst + off, &xd, len - off);
-        }
+        hmmdev_walk_ahead(s, q->asid, 0, NULL, dst + off, &xd, len - off);
         n = MIN(len - off, xd.len);
         for (done = 0; ok && done < n; done += HMMDEV_BOUNCE_SIZE) {
             ok = hmmdev_target_rw(s, xd.loc, xd.addr + done,
                                   s->fill_buf + ((dst + off + done) & 7),
                                   MIN(n - done, HMMDEV_BOUNCE_SIZE), true);
         }
-        hmmdev_mmu_chunk_end(s);
+        hmmdev_tlb_chunk_end(s);
         if (!ok) {
             return hmmdev_dma_fail(q);
         }
@@ -350,8 +264,8 @@ static HmmdevExec hmmdev_exec_atomic(HmmdevState *s, HmmdevQueue *q)
         return hmmdev_cmd_error(q, err);
     }
 
-    hmmdev_mmu_chunk_begin(s);
-    if (!hmmdev_mmu_translate(s, q->asid, va, HMMDEV_ACCESS_ATOMIC, &x, &f)) {
+    hmmdev_tlb_chunk_begin(s);
+    if (!hmmdev_walk_translate(s, q->asid, va, HMMDEV_ACCESS_ATOMIC, &x, &f)) {
         return hmmdev_xlate_fail(s, q, va, HMMDEV_ACCESS_ATOMIC, &f);
     }
     if (x.loc == HMMDEV_LOC_DEVMEM) {
@@ -361,7 +275,7 @@ static HmmdevExec hmmdev_exec_atomic(HmmdevState *s, HmmdevQueue *q)
         ok = hmmdev_dma_atomic64(s, x.addr, c->cdw1, c->arg[1], c->arg[2],
                                  &old);
     }
-    hmmdev_mmu_chunk_end(s);
+    hmmdev_tlb_chunk_end(s);
     if (!ok) {
         return hmmdev_dma_fail(q);
     }
@@ -393,14 +307,12 @@ static HmmdevExec hmmdev_exec_sum64(HmmdevState *s, HmmdevQueue *q)
         if (hmmdev_stop_requested(s, q)) {
             return HMMDEV_EXEC_ABORT;
         }
-        hmmdev_mmu_chunk_begin(s);
-        if (!hmmdev_mmu_translate(s, q->asid, src + off, HMMDEV_ACCESS_READ,
-                                  &x, &f)) {
+        hmmdev_tlb_chunk_begin(s);
+        if (!hmmdev_walk_translate(s, q->asid, src + off, HMMDEV_ACCESS_READ,
+                                   &x, &f)) {
             return hmmdev_xlate_fail(s, q, src + off, HMMDEV_ACCESS_READ, &f);
         }
-        if (hmmdev_ats_active(s) && hmmdev_va_misses(s, &x, false)) {
-            hmmdev_va_fetch_ahead(s, q, src + off, &x, 0, NULL, len - off);
-        }
+        hmmdev_walk_ahead(s, q->asid, src + off, &x, 0, NULL, len - off);
         n = MIN(len - off, x.len);
         for (done = 0; ok && done < n; done += HMMDEV_BOUNCE_SIZE) {
             uint64_t piece = MIN(n - done, HMMDEV_BOUNCE_SIZE);
@@ -411,7 +323,7 @@ static HmmdevExec hmmdev_exec_sum64(HmmdevState *s, HmmdevQueue *q)
                 q->acc += ldq_le_p(s->bounce + i);
             }
         }
-        hmmdev_mmu_chunk_end(s);
+        hmmdev_tlb_chunk_end(s);
         if (!ok) {
             return hmmdev_dma_fail(q);
         }
@@ -448,17 +360,17 @@ static HmmdevExec hmmdev_exec_axpy32(HmmdevState *s, HmmdevQueue *q)
         if (hmmdev_stop_requested(s, q)) {
             return HMMDEV_EXEC_ABORT;
         }
-        hmmdev_mmu_chunk_begin(s);
-        if (!hmmdev_mmu_translate(s, q->asid, xv + off, HMMDEV_ACCESS_READ,
-                                  &xx, &f)) {
+        hmmdev_tlb_chunk_begin(s);
+        if (!hmmdev_walk_translate(s, q->asid, xv + off, HMMDEV_ACCESS_READ,
+                                   &xx, &f)) {
             return hmmdev_xlate_fail(s, q, xv + off, HMMDEV_ACCESS_READ, &f);
         }
-        if (!hmmdev_mmu_translate(s, q->asid, yv + off, HMMDEV_ACCESS_READ,
-                                  &xy, &f)) {
+        if (!hmmdev_walk_translate(s, q->asid, yv + off, HMMDEV_ACCESS_READ,
+                                   &xy, &f)) {
             return hmmdev_xlate_fail(s, q, yv + off, HMMDEV_ACCESS_READ, &f);
         }
-        if (!hmmdev_mmu_translate(s, q->asid, dst + off, HMMDEV_ACCESS_WRITE,
-                                  &xd, &f)) {
+        if (!hmmdev_walk_translate(s, q->asid, dst + off, HMMDEV_ACCESS_WRITE,
+                                   &xd, &f)) {
             return hmmdev_xlate_fail(s, q, dst + off, HMMDEV_ACCESS_WRITE, &f);
         }
         n = MIN(len - off, MIN(xx.len, MIN(xy.len, xd.len)));
@@ -473,7 +385,7 @@ static HmmdevExec hmmdev_exec_axpy32(HmmdevState *s, HmmdevQueue *q)
             ok = ok && hmmdev_target_rw(s, xd.loc, xd.addr + done, xb, piece,
                                         true);
         }
-        hmmdev_mmu_chunk_end(s);
+        hmmdev_tlb_chunk_end(s);
         if (!ok) {
             return hmmdev_dma_fail(q);
         }
@@ -505,9 +417,7 @@ static HmmdevExec hmmdev_exec_tlb_inv(HmmdevState *s, HmmdevQueue *q)
         size = end - va;
         err = HMMDEV_ERR_BAD_CMD;
     }
-    qemu_mutex_lock(&s->lock);
-    hmmdev_tlb_invalidate_locked(s, scope, asid, va, size);
-    qemu_mutex_unlock(&s->lock);
+    hmmdev_tlb_invalidate(s, scope, asid, va, size);
     return hmmdev_cmd_error(q, err);
 }
 
@@ -550,7 +460,6 @@ static bool hmmdev_sg_fetch_ahead(HmmdevState *s, HmmdevQueue *q,
                                   uint64_t list, uint64_t count,
                                   uint64_t *pf_entry, uint64_t *pf_off)
 {
-    static const MemTxAttrs attrs = { .memory = 1 };
     struct HmmdevSgEntry ent[4096 / HMMDEV_SG_ENTRY_SIZE];
     HmmdevAtsBatch b;
     uint64_t entry = q->progress, first = list + entry * HMMDEV_SG_ENTRY_SIZE;
@@ -564,9 +473,7 @@ static bool hmmdev_sg_fetch_ahead(HmmdevState *s, HmmdevQueue *q,
     k = MIN(count - entry,
             (4096 - (first & 4095)) / HMMDEV_SG_ENTRY_SIZE);
     k = MAX(k, 1);
-    /* Straight through the ATC: no injected failure taken, nothing logged. */
-    if (hmmdev_ats_rw(s, first, ent, k * HMMDEV_SG_ENTRY_SIZE,
-                      DMA_DIRECTION_TO_DEVICE, attrs) != MEMTX_OK) {
+    if (!hmmdev_dma_peek(s, first, ent, k * HMMDEV_SG_ENTRY_SIZE)) {
         return false;
     }
     for (i = 0; i < k; i++) {

@@ -85,7 +85,9 @@ bool hmmdev_fq_has_work_locked(HmmdevState *s)
 
 /*
  * The ring can no longer take records: queues whose record never reached it
- * cannot be replayed, so the device cancels them itself.
+ * cannot be replayed, so the device cancels them itself.  The worker acts
+ * on the cancels when it next looks for work: a caller on another thread
+ * kicks it once it drops s->lock.
  */
 static void hmmdev_fq_cancel_unposted_locked(HmmdevState *s)
 {
@@ -100,7 +102,6 @@ static void hmmdev_fq_cancel_unposted_locked(HmmdevState *s)
             HMMDEV_STAT_INC(s, cancels);
         }
     }
-    hmmdev_kick_locked(s);
 }
 
 /* A record write failed: the ring is unusable, cancel who waits on it. */
@@ -120,8 +121,8 @@ void hmmdev_fq_work(HmmdevState *s)
         struct HmmdevFaultRecord rec;
         HmmdevQueue *q;
         uint64_t addr;
-        uint32_t slot;
-        bool ok;
+        uint32_t slot, vector;
+        bool ok, irq = false;
 
         qemu_mutex_lock(&s->lock);
         q = fq->enabled ? hmmdev_fq_next_unposted_locked(s) : NULL;
@@ -173,10 +174,14 @@ void hmmdev_fq_work(HmmdevState *s)
             if (fq->armed) {
                 fq->armed = false;
                 HMMDEV_STAT_INC(s, fault_irqs);
-                hmmdev_irq_pending_locked(s, fq->vector);
+                irq = true;
             }
         }
+        vector = fq->vector;
         qemu_mutex_unlock(&s->lock);
+        if (irq) {
+            hmmdev_kick(s, HMMDEV_KICK_IRQ, vector);
+        }
     }
 }
 
@@ -261,7 +266,7 @@ static void hmmdev_fq_disable_locked(HmmdevState *s)
 bool hmmdev_fq_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val)
 {
     HmmdevFaultQueue *fq = &s->fq;
-    bool raise = false;
+    bool raise = false, kick = false;
 
     switch (addr) {
     case HMMDEV_REG_FQ_BASE_LO:
@@ -309,6 +314,7 @@ bool hmmdev_fq_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val)
             hmmdev_fq_enable_locked(s);
         } else if (!(val & HMMDEV_FQ_CTRL_ENABLE) && fq->enabled) {
             hmmdev_fq_disable_locked(s);
+            kick = true;
         }
         break;
     case HMMDEV_REG_FQ_HEAD:
@@ -330,7 +336,7 @@ bool hmmdev_fq_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val)
                 HMMDEV_STAT_INC(s, fault_irqs);
             }
             trace_hmmdev_fq_head(val, fq->tail, raise);
-            hmmdev_kick_locked(s);      /* room for waiting records */
+            kick = true;        /* room for waiting records */
         }
         break;
     case HMMDEV_REG_FQ_STATUS:
@@ -341,8 +347,11 @@ bool hmmdev_fq_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val)
     }
     qemu_mutex_unlock(&s->lock);
 
+    if (kick) {
+        hmmdev_kick(s, HMMDEV_KICK_WORK, 0);
+    }
     if (raise) {
-        hmmdev_raise_irq(s, fq->vector);
+        hmmdev_kick(s, HMMDEV_KICK_IRQ, fq->vector);
     }
     return true;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * hmmdev: PCI/MMIO glue of the emulated HMM accelerator: global registers,
- * register dispatch, interrupts, properties, statistics, fault injection,
- * realize and reset.
+ * register dispatch, config space, properties, statistics, fault injection,
+ * realize and reset.  The top layer: the files below never call into it.
  *
  * The register ABI is hmmdev-regs.h; the contract is docs/hmmdev-spec.rst.
  *
@@ -36,30 +36,6 @@ QEMU_BUILD_BUG_ON(HMMDEV_REG_CTX_BASE + HMMDEV_NUM_ASIDS * HMMDEV_CTX_STRIDE
 QEMU_BUILD_BUG_ON(HMMDEV_MSIX_VECTORS > 32);
 QEMU_BUILD_BUG_ON(HMMDEV_MSIX_VEC_QUEUE0 + HMMDEV_NUM_QUEUES > HMMDEV_MSIX_VECTORS);
 
-void hmmdev_set_error(HmmdevState *s, uint32_t code)
-{
-    /* Atomics: the worker reports errors without the BQL. */
-    qatomic_set(&s->error, code);
-    qatomic_inc(&s->error_count);
-}
-
-bool hmmdev_vector_valid(uint32_t vector)
-{
-    return vector < HMMDEV_MSIX_VECTORS;
-}
-
-/* Raise a vector; BQL held, vector already validated. */
-void hmmdev_raise_irq(HmmdevState *s, uint32_t vector)
-{
-    PCIDevice *pdev = PCI_DEVICE(s);
-
-    assert(bql_locked() && hmmdev_vector_valid(vector));
-    trace_hmmdev_irq(vector);
-    if (msix_enabled(pdev)) {
-        msix_notify(pdev, vector);
-    }
-}
-
 static void hmmdev_raise_test_irq(HmmdevState *s, uint32_t vector)
 {
     /* msix_notify() asserts on an out-of-range vector: validate first. */
@@ -92,7 +68,7 @@ static void hmmdev_reset(HmmdevState *s)
     /* The worker is now outside every DMA section and starts nothing. */
     hmmdev_queue_reset(s);
     hmmdev_fq_reset(s);
-    hmmdev_mmu_reset(s);
+    hmmdev_tlb_reset(s);
     hmmdev_ats_reset(s);
     qemu_mutex_lock(&s->lock);
     s->fatal = false;
@@ -213,7 +189,7 @@ static uint64_t hmmdev_mmio_read(void *opaque, hwaddr addr, unsigned size)
 
     ok = hmmdev_global_read(s, addr, &val) ||
          hmmdev_fq_mmio_read(s, addr, &val) ||
-         hmmdev_mmu_mmio_read(s, addr, &val) ||
+         hmmdev_tlb_mmio_read(s, addr, &val) ||
          hmmdev_queue_mmio_read(s, addr, &val);
     if (!ok) {
         HMMDEV_GUEST_ERR(s, HMMDEV_ERR_BAD_REG, hmmdev_err_bad_reg,
@@ -237,7 +213,7 @@ static void hmmdev_mmio_write(void *opaque, hwaddr addr, uint64_t val,
 
     ok = hmmdev_global_write(s, addr, val) ||
          hmmdev_fq_mmio_write(s, addr, val) ||
-         hmmdev_mmu_mmio_write(s, addr, val) ||
+         hmmdev_tlb_mmio_write(s, addr, val) ||
          hmmdev_queue_mmio_write(s, addr, val);
     if (!ok) {
         /* Includes writes to read-only registers. */
@@ -289,9 +265,7 @@ static void hmmdev_set_u32(Object *obj, Visitor *v, const char *name,
     trace_hmmdev_inject(name, val);
     qatomic_set((uint32_t *)((char *)obj + (uintptr_t)opaque), val);
     /* A stalled engine must notice a new knob, e.g. a stall of 0. */
-    qemu_mutex_lock(&s->lock);
-    hmmdev_kick_locked(s);
-    qemu_mutex_unlock(&s->lock);
+    hmmdev_kick(s, HMMDEV_KICK_WORK, 0);
 }
 
 static bool hmmdev_get_fatal(Object *obj, Error **errp)
@@ -323,41 +297,12 @@ static const struct {
     const char *name;
     size_t offset;
 } hmmdev_stat_props[] = {
-#define STAT(n, f) { "stat-" n, offsetof(HmmdevStats, f) }
-    STAT("faults", faults),
-    STAT("fault-records", fault_records),
-    STAT("fault-irqs", fault_irqs),
-    STAT("fault-overflows", fault_overflows),
-    STAT("replays", replays),
-    STAT("cancels", cancels),
-    STAT("tlb-hits", tlb_hits),
-    STAT("tlb-misses", tlb_misses),
-    STAT("tlb-walks", tlb_walks),
-    STAT("tlb-invalidations", tlb_invalidations),
-    STAT("cmd-nop", cmds[HMMDEV_CMD_NOP]),
-    STAT("cmd-fence", cmds[HMMDEV_CMD_FENCE]),
-    STAT("cmd-copy", cmds[HMMDEV_CMD_COPY]),
-    STAT("cmd-fill", cmds[HMMDEV_CMD_FILL]),
-    STAT("cmd-atomic", cmds[HMMDEV_CMD_ATOMIC]),
-    STAT("cmd-kernel", cmds[HMMDEV_CMD_KERNEL]),
-    STAT("cmd-tlb-inv", cmds[HMMDEV_CMD_TLB_INV]),
-    STAT("cmd-sg-copy", cmds[HMMDEV_CMD_SG_COPY]),
-    STAT("cmd-errors", cmd_errors),
-    STAT("bytes-sys-to-sys", bytes_sys_to_sys),
-    STAT("bytes-sys-to-dev", bytes_sys_to_dev),
-    STAT("bytes-dev-to-sys", bytes_dev_to_sys),
-    STAT("bytes-dev-to-dev", bytes_dev_to_dev),
-    STAT("bytes-filled", bytes_filled),
-    STAT("dma-errors", dma_errors),
-    STAT("completion-irqs", completion_irqs),
-    STAT("atc-hits", atc_hits),
-    STAT("atc-misses", atc_misses),
-    STAT("atc-requests", atc_requests),
-    STAT("atc-invalidations", atc_invalidations),
-    STAT("atc-invalidated-entries", atc_invalidated_entries),
-    STAT("atc-evictions", atc_evictions),
-    STAT("atc-translation-failures", atc_translation_failures),
-#undef STAT
+#define HMMDEV_STAT(field, name) { "stat-" name, offsetof(HmmdevStats, field) },
+#define HMMDEV_STAT_CMD(opcode, name) \
+    { "stat-cmd-" name, offsetof(HmmdevStats, cmds[HMMDEV_CMD_##opcode]) },
+#include "hmmdev-stats.def"
+#undef HMMDEV_STAT
+#undef HMMDEV_STAT_CMD
 };
 
 static void hmmdev_instance_init(Object *obj)
@@ -394,24 +339,6 @@ static void hmmdev_instance_init(Object *obj)
 /* ---------------------------------------------------------------------- */
 /* Life cycle                                                             */
 /* ---------------------------------------------------------------------- */
-
-static void hmmdev_irq_bh(void *opaque)
-{
-    HmmdevState *s = opaque;
-    uint32_t pending;
-    int v;
-
-    qemu_mutex_lock(&s->lock);
-    pending = s->irq_pending;
-    s->irq_pending = 0;
-    qemu_mutex_unlock(&s->lock);
-
-    for (v = 0; pending; v++, pending >>= 1) {
-        if (pending & 1) {
-            hmmdev_raise_irq(s, v);
-        }
-    }
-}
 
 static void hmmdev_realize(PCIDevice *pdev, Error **errp)
 {
@@ -451,22 +378,19 @@ static void hmmdev_realize(PCIDevice *pdev, Error **errp)
     qemu_mutex_init(&s->lock);
     qemu_cond_init(&s->work_cond);
     qemu_cond_init(&s->idle_cond);
-    s->irq_bh = qemu_bh_new_guarded(hmmdev_irq_bh, s,
-                                    &DEVICE(s)->mem_reentrancy_guard);
-    hmmdev_mmu_realize(s);
+    hmmdev_tlb_realize(s);
     hmmdev_engine_realize(s);
-    hmmdev_queue_realize(s);    /* starts the worker: last */
+    hmmdev_worker_realize(s);   /* starts the worker: last */
 }
 
 static void hmmdev_exit(PCIDevice *pdev)
 {
     HmmdevState *s = HMMDEV(pdev);
 
-    hmmdev_queue_unrealize(s);  /* joins the worker: first */
+    hmmdev_worker_unrealize(s); /* joins the worker: first */
     hmmdev_ats_unrealize(s);
     hmmdev_engine_unrealize(s);
-    hmmdev_mmu_unrealize(s);
-    qemu_bh_delete(s->irq_bh);
+    hmmdev_tlb_unrealize(s);
     qemu_cond_destroy(&s->idle_cond);
     qemu_cond_destroy(&s->work_cond);
     qemu_mutex_destroy(&s->lock);

@@ -1,48 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * hmmdev: submission queues, doorbells, completions and the worker thread
- * that executes commands.
+ * hmmdev: submission queues: their registers and doorbells, fetching
+ * commands, writing completions, and which queue runs next.  The worker
+ * (hmmdev-worker.c) drives them; the engine executes what they fetch.
  *
  * Copyright (c) 2026 The hmmdev authors
  */
 #include "qemu/osdep.h"
 #include "qemu/log.h"
-#include "qemu/main-loop.h"
 #include "qemu/bswap.h"
-#include "qemu/timer.h"
-#include "qemu/rcu.h"
 #include "hmmdev.h"
 #include "trace.h"
-
-uint32_t hmmdev_queue_index(HmmdevState *s, HmmdevQueue *q)
-{
-    return q - s->queues;
-}
-
-void hmmdev_kick_locked(HmmdevState *s)
-{
-    qemu_cond_broadcast(&s->work_cond);
-}
-
-/* Queue @vector for the interrupt bottom half; the worker has no BQL. */
-void hmmdev_irq_pending_locked(HmmdevState *s, uint32_t vector)
-{
-    s->irq_pending |= 1u << vector;
-    qemu_bh_schedule(s->irq_bh);
-}
-
-/* True when the command in flight on @q must be abandoned. */
-bool hmmdev_stop_requested(HmmdevState *s, HmmdevQueue *q)
-{
-    return qatomic_read(&s->stop_req) || qatomic_read(&q->abort);
-}
 
 /*
  * Under the BQL, with s->lock held: wait until the worker is outside any
  * DMA section (@q NULL) or done with @q.  The worker may meanwhile wait for
  * an ATS translation, which needs the BQL we hold: serve it here.
  */
-static void hmmdev_wait_idle_locked(HmmdevState *s, HmmdevQueue *q)
+void hmmdev_queue_wait_idle_locked(HmmdevState *s, HmmdevQueue *q)
 {
     while (q ? s->busy_queue == q : s->busy) {
         if (hmmdev_ats_serve_pending(s)) {
@@ -55,33 +30,12 @@ static void hmmdev_wait_idle_locked(HmmdevState *s, HmmdevQueue *q)
     }
 }
 
-/*
- * Wait, under the BQL, until the worker is outside any DMA section, and
- * keep it from starting another until hmmdev_quiesce_end().  Safe because
- * the worker waits for the BQL only through ATS translation requests, which
- * the wait serves (hmmdev.h).
- */
-void hmmdev_quiesce_begin(HmmdevState *s)
-{
-    qemu_mutex_lock(&s->lock);
-    s->stop_req++;
-    hmmdev_wait_idle_locked(s, NULL);
-    qemu_mutex_unlock(&s->lock);
-}
-
-void hmmdev_quiesce_end(HmmdevState *s)
-{
-    qemu_mutex_lock(&s->lock);
-    s->stop_req--;
-    hmmdev_kick_locked(s);
-    qemu_mutex_unlock(&s->lock);
-}
-
 /* A ring access failed: the queue stops until software re-enables it. */
 static void hmmdev_queue_ring_error(HmmdevState *s, HmmdevQueue *q,
                                     uint64_t addr)
 {
     uint32_t qid = hmmdev_queue_index(s, q);
+    uint32_t vector;
 
     HMMDEV_GUEST_ERR(s, HMMDEV_ERR_RING_DMA, hmmdev_err_ring_dma,
                      "queue %u addr 0x%"PRIx64, qid, addr);
@@ -89,8 +43,9 @@ static void hmmdev_queue_ring_error(HmmdevState *s, HmmdevQueue *q,
     q->broken = true;
     q->error = HMMDEV_ERR_RING_DMA;
     q->state = HMMDEV_Q_IDLE;
-    hmmdev_irq_pending_locked(s, q->vector);
+    vector = q->vector;
     qemu_mutex_unlock(&s->lock);
+    hmmdev_kick(s, HMMDEV_KICK_IRQ, vector);
 }
 
 static bool hmmdev_take_drop_completion(HmmdevState *s)
@@ -108,7 +63,7 @@ static bool hmmdev_take_drop_completion(HmmdevState *s)
 }
 
 /* Write the completion record of q->cmd and retire it. */
-static void hmmdev_queue_complete(HmmdevState *s, HmmdevQueue *q)
+void hmmdev_queue_complete(HmmdevState *s, HmmdevQueue *q)
 {
     uint32_t qid = hmmdev_queue_index(s, q);
     uint64_t slot = q->base + (uint64_t)q->head * HMMDEV_CMD_SIZE;
@@ -123,6 +78,8 @@ static void hmmdev_queue_complete(HmmdevState *s, HmmdevQueue *q)
         .result = cpu_to_le64(q->cmd.result),
     };
     uint32_t status_le = cpu_to_le32(status);
+    bool irq = (q->cmd.flags & HMMDEV_CMD_F_IRQ) && !drop;
+    uint32_t vector;
 
     if (code) {
         HMMDEV_STAT_INC(s, cmd_errors);
@@ -154,11 +111,14 @@ static void hmmdev_queue_complete(HmmdevState *s, HmmdevQueue *q)
     q->head = (q->head + 1) & (q->size - 1);
     q->completed++;
     q->state = HMMDEV_Q_IDLE;
-    if ((q->cmd.flags & HMMDEV_CMD_F_IRQ) && !drop) {
+    if (irq) {
         HMMDEV_STAT_INC(s, completion_irqs);
-        hmmdev_irq_pending_locked(s, q->vector);
     }
+    vector = q->vector;
     qemu_mutex_unlock(&s->lock);
+    if (irq) {
+        hmmdev_kick(s, HMMDEV_KICK_IRQ, vector);
+    }
 }
 
 static bool hmmdev_queue_fetch(HmmdevState *s, HmmdevQueue *q)
@@ -189,8 +149,23 @@ static bool hmmdev_queue_fetch(HmmdevState *s, HmmdevQueue *q)
     return true;
 }
 
-/* Run or resume the command of @q; s->busy is set, s->lock is not held. */
-static void hmmdev_queue_step(HmmdevState *s, HmmdevQueue *q)
+/* The command of @q ends on the fault in q->fault: it was not replayed. */
+void hmmdev_queue_complete_fault(HmmdevState *s, HmmdevQueue *q)
+{
+    q->cmd.status = HMMDEV_ERR_FAULT |
+                    q->fault.reason << HMMDEV_CS_REASON_SHIFT |
+                    q->fault.access << HMMDEV_CS_ACCESS_SHIFT;
+    q->cmd.result = q->fault.va;
+    hmmdev_queue_complete(s, q);
+}
+
+/*
+ * Get the command of @q ready for the engine: act on the REPLAY or CANCEL
+ * of a stalled queue, or fetch the next command of an idle one.  False
+ * when there is nothing to execute (cancelled, or the ring failed).  The
+ * worker is busy with @q; s->lock is not held.
+ */
+bool hmmdev_queue_start(HmmdevState *s, HmmdevQueue *q)
 {
     uint32_t action;
 
@@ -206,40 +181,18 @@ static void hmmdev_queue_step(HmmdevState *s, HmmdevQueue *q)
         trace_hmmdev_fault_resolve(hmmdev_queue_index(s, q), q->fault.seq,
                                    action);
         if (action == HMMDEV_QFAULT_CANCEL) {
-            q->cmd.status = HMMDEV_ERR_FAULT |
-                            q->fault.reason << HMMDEV_CS_REASON_SHIFT |
-                            q->fault.access << HMMDEV_CS_ACCESS_SHIFT;
-            q->cmd.result = q->fault.va;
-            hmmdev_queue_complete(s, q);
-            return;
+            hmmdev_queue_complete_fault(s, q);
+            return false;
         }
     } else if (q->state == HMMDEV_Q_IDLE) {
         if (!hmmdev_queue_fetch(s, q)) {
-            return;
+            return false;
         }
         qemu_mutex_lock(&s->lock);
         q->state = HMMDEV_Q_RUNNING;
         qemu_mutex_unlock(&s->lock);
     }
-
-    switch (hmmdev_engine_exec(s, q)) {
-    case HMMDEV_EXEC_DONE:
-        hmmdev_queue_complete(s, q);
-        break;
-    case HMMDEV_EXEC_FAULT:
-        if (!hmmdev_fq_stall(s, q)) {
-            /* Not replayable: the fault ring is off. */
-            q->cmd.status = HMMDEV_ERR_FAULT |
-                            q->fault.reason << HMMDEV_CS_REASON_SHIFT |
-                            q->fault.access << HMMDEV_CS_ACCESS_SHIFT;
-            q->cmd.result = q->fault.va;
-            hmmdev_queue_complete(s, q);
-        }
-        break;
-    case HMMDEV_EXEC_ABORT:
-        /* Reset or disable owns the queue state now. */
-        break;
-    }
+    return true;
 }
 
 static bool hmmdev_queue_runnable_locked(HmmdevQueue *q)
@@ -258,7 +211,8 @@ static bool hmmdev_queue_runnable_locked(HmmdevQueue *q)
     return false;
 }
 
-static HmmdevQueue *hmmdev_pick_queue_locked(HmmdevState *s)
+/* The next queue with something to do, round robin. */
+HmmdevQueue *hmmdev_queue_pick_locked(HmmdevState *s)
 {
     int i;
 
@@ -270,72 +224,6 @@ static HmmdevQueue *hmmdev_pick_queue_locked(HmmdevState *s)
             return q;
         }
     }
-    return NULL;
-}
-
-/* inject-stall-ms: wait before the next command, but yield to reset. */
-static void hmmdev_injected_stall_locked(HmmdevState *s)
-{
-    uint32_t ms = qatomic_xchg(&s->inject_stall_ms, 0);
-    int64_t deadline = qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + ms;
-    int64_t now;
-
-    trace_hmmdev_inject_stall(ms);
-    while (!s->stop_req && !s->worker_exit &&
-           (now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME)) < deadline) {
-        qemu_cond_timedwait(&s->work_cond, &s->lock, deadline - now);
-    }
-}
-
-static void *hmmdev_worker_thread(void *opaque)
-{
-    HmmdevState *s = opaque;
-
-    /*
-     * DMA looks up the address space's FlatView under rcu_read_lock();
-     * synchronize_rcu() only waits for registered readers, so without this
-     * a memory map change (BAR move, bus master off) could free the
-     * FlatView while the worker still walks it.
-     */
-    rcu_register_thread();
-    qemu_mutex_lock(&s->lock);
-    while (!s->worker_exit) {
-        HmmdevQueue *q = NULL;
-        bool fq_work = false;
-
-        if (!s->stop_req && !s->fatal) {
-            fq_work = hmmdev_fq_has_work_locked(s);
-            if (!fq_work) {
-                q = hmmdev_pick_queue_locked(s);
-            }
-        }
-        if (!fq_work && !q) {
-            qemu_cond_wait(&s->work_cond, &s->lock);
-            continue;
-        }
-        if (q && q->state == HMMDEV_Q_IDLE &&
-            qatomic_read(&s->inject_stall_ms)) {
-            hmmdev_injected_stall_locked(s);
-            continue;       /* re-evaluate: a reset may have happened */
-        }
-
-        s->busy = true;
-        s->busy_queue = q;
-        qemu_mutex_unlock(&s->lock);
-
-        if (fq_work) {
-            hmmdev_fq_work(s);
-        } else {
-            hmmdev_queue_step(s, q);
-        }
-
-        qemu_mutex_lock(&s->lock);
-        s->busy = false;
-        s->busy_queue = NULL;
-        qemu_cond_broadcast(&s->idle_cond);
-    }
-    qemu_mutex_unlock(&s->lock);
-    rcu_unregister_thread();
     return NULL;
 }
 
@@ -458,7 +346,7 @@ static void hmmdev_queue_disable_locked(HmmdevState *s, HmmdevQueue *q)
 {
     q->enabled = false;
     qatomic_set(&q->abort, true);
-    hmmdev_wait_idle_locked(s, q);
+    hmmdev_queue_wait_idle_locked(s, q);
     qatomic_set(&q->abort, false);
     q->state = HMMDEV_Q_IDLE;
     q->fault_unposted = false;
@@ -470,6 +358,7 @@ bool hmmdev_queue_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val)
 {
     HmmdevQueue *q;
     uint32_t qid, reg;
+    bool kick = false;
 
     if (addr < HMMDEV_REG_QUEUE_BASE ||
         addr >= HMMDEV_REG_QUEUE_BASE + HMMDEV_NUM_QUEUES * HMMDEV_QUEUE_STRIDE) {
@@ -531,7 +420,7 @@ bool hmmdev_queue_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val)
         } else {
             trace_hmmdev_doorbell(qid, val);
             q->tail = val;
-            hmmdev_kick_locked(s);
+            kick = true;
         }
         break;
     case HMMDEV_QREG_FAULT:
@@ -552,7 +441,7 @@ bool hmmdev_queue_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val)
                 HMMDEV_STAT_INC(s, cancels);
             }
             q->fault_action = val;
-            hmmdev_kick_locked(s);
+            kick = true;
         }
         break;
     default:
@@ -561,30 +450,15 @@ bool hmmdev_queue_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val)
         return false;
     }
     qemu_mutex_unlock(&s->lock);
+    if (kick) {
+        hmmdev_kick(s, HMMDEV_KICK_WORK, 0);
+    }
     return true;
 }
 
 /* ---------------------------------------------------------------------- */
 /* Life cycle                                                             */
 /* ---------------------------------------------------------------------- */
-
-void hmmdev_queue_realize(HmmdevState *s)
-{
-    qemu_thread_create(&s->worker, "hmmdev-worker", hmmdev_worker_thread, s,
-                       QEMU_THREAD_JOINABLE);
-}
-
-void hmmdev_queue_unrealize(HmmdevState *s)
-{
-    qemu_mutex_lock(&s->lock);
-    s->worker_exit = true;
-    s->stop_req++;
-    hmmdev_kick_locked(s);
-    /* The worker waits for the BQL only through ATS requests, served here. */
-    hmmdev_wait_idle_locked(s, NULL);
-    qemu_mutex_unlock(&s->lock);
-    qemu_thread_join(&s->worker);
-}
 
 /* The worker is quiesced. */
 void hmmdev_queue_reset(HmmdevState *s)

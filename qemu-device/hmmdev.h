@@ -2,7 +2,25 @@
 /*
  * hmmdev: device state shared by the files of the model.
  *
- * Threads and locks (docs/hmmdev-spec.rst, "Locking"):
+ * Layers (docs/hmmdev-spec.rst, "Locking (implementation)"), by the path a
+ * memory access takes; a file calls only files below it:
+ *
+ *   hmmdev-pci.c       QOM, BARs, MMIO dispatch, config space, reset
+ *   hmmdev-worker.c    the worker thread, interrupts, hmmdev_kick()
+ *   hmmdev-queue.c     submission queues     } side by side: none calls
+ *   hmmdev-fault.c     the fault ring        } another, the worker
+ *   hmmdev-engine.c    command execution     } drives them
+ *   hmmdev-walk.c      page-table walker, translating ahead
+ *   hmmdev-tlb.c       device TLB, CTX and INV registers, invalidation
+ *   hmmdev-dma.c       every access to system memory, and atomics
+ *   hmmdev-ats.c       PCIe ATS: the ATC and translation requests
+ *
+ * beside them two leaves that call nothing: hmmdev-devmem.c (device memory,
+ * used by pci, engine and walk) and hmmdev-lru.c (the LRU index of the TLB
+ * and the ATC).  What goes up is a signal, never a call: every one goes
+ * through hmmdev_kick() (below).
+ *
+ * Threads and locks:
  *
  * - MMIO handlers, the interrupt bottom half, QOM property accessors and
  *   reset run in the main loop or a vCPU thread with the BQL held.
@@ -32,6 +50,7 @@
 #include "hw/pci/pci_device.h"
 #include "system/dma.h"
 #include "hmmdev-regs.h"
+#include "hmmdev-lru.h"
 
 #define TYPE_HMMDEV "hmmdev"
 OBJECT_DECLARE_SIMPLE_TYPE(HmmdevState, HMMDEV)
@@ -56,29 +75,22 @@ typedef struct HmmdevXlateFault {
     uint8_t level;
 } HmmdevXlateFault;
 
+/* A TLB entry, or what a walk found (s->tlb[], slots of s->tlb_index). */
 typedef struct HmmdevTlbEntry {
-    bool valid;
     bool dirty;                 /* the PTE in memory has D set */
     uint8_t shift;              /* 12 or 21 */
     uint16_t asid;
     uint64_t va;                /* aligned to 1 << shift */
     uint64_t pte;
-    /* Indexes into s->tlb, -1 for none (hmmdev-mmu.c, "TLB"). */
-    int32_t hash_next;          /* next valid entry in the same hash bucket */
-    int32_t lru_prev, lru_next; /* valid: recency list; invalid: free list */
 } HmmdevTlbEntry;
 
 /* One ATC entry: a 4 KiB page of IOVA space and its translation. */
 typedef struct HmmdevAtcEntry {
-    bool valid;
     bool write;                 /* the translation allows writes */
     bool prefetched;            /* fetched ahead by a request, not yet used */
     uint64_t iova;              /* 4 KiB aligned */
     uint64_t addr;              /* translated address of the page */
     AddressSpace *as;           /* ... in this address space */
-    /* Indexes into entries, -1 for none (as for the TLB). */
-    int32_t hash_next;
-    int32_t lru_prev, lru_next;
 } HmmdevAtcEntry;
 
 /* Most pages one translation round trip asks for (hmmdev-ats.c). */
@@ -99,10 +111,8 @@ typedef struct HmmdevAts {
     QemuMutex lock;             /* innermost; protects everything below */
     QemuCond cond;              /* request done, in-flight accesses drained */
     bool enabled;               /* ATS Enable set and the notifier registered */
+    HmmdevLru index;            /* over atc[], keyed by IOVA page */
     HmmdevAtcEntry *atc;
-    int32_t *hash;
-    uint32_t hash_mask;
-    int32_t mru, lru, free;
     /* Accesses in flight with a translation, by epoch parity (see .c). */
     uint32_t epoch;
     uint32_t inflight[2];
@@ -179,32 +189,12 @@ typedef struct HmmdevFaultQueue {
 } HmmdevFaultQueue;
 
 typedef struct HmmdevStats {
-    uint64_t faults;            /* translation faults that stalled a queue */
-    uint64_t fault_records;     /* records written to the ring */
-    uint64_t fault_irqs;
-    uint64_t fault_overflows;
-    uint64_t replays;
-    uint64_t cancels;
-    uint64_t tlb_hits;
-    uint64_t tlb_misses;
-    uint64_t tlb_walks;
-    uint64_t tlb_invalidations;
-    uint64_t cmds[HMMDEV_CMD_NR_OPCODES];
-    uint64_t cmd_errors;
-    uint64_t bytes_sys_to_sys;
-    uint64_t bytes_sys_to_dev;
-    uint64_t bytes_dev_to_sys;
-    uint64_t bytes_dev_to_dev;
-    uint64_t bytes_filled;
-    uint64_t dma_errors;
-    uint64_t completion_irqs;
-    uint64_t atc_hits;
-    uint64_t atc_misses;
-    uint64_t atc_requests;              /* translation requests (round trips) */
-    uint64_t atc_invalidations;         /* IOTLB notifier calls */
-    uint64_t atc_invalidated_entries;   /* entries they dropped */
-    uint64_t atc_evictions;
-    uint64_t atc_translation_failures;
+#define HMMDEV_STAT(field, name) uint64_t field;
+#define HMMDEV_STAT_CMD(opcode, name)
+#include "hmmdev-stats.def"
+#undef HMMDEV_STAT
+#undef HMMDEV_STAT_CMD
+    uint64_t cmds[HMMDEV_CMD_NR_OPCODES];   /* HMMDEV_STAT_CMD */
 } HmmdevStats;
 
 /* One emulated hmmdev PCIe function. */
@@ -251,11 +241,8 @@ struct HmmdevState {
 
     HmmdevAts ats;
 
+    HmmdevLru tlb_index;        /* over tlb[] (hmmdev-tlb.c) */
     HmmdevTlbEntry *tlb;
-    int32_t *tlb_hash;          /* bucket heads */
-    uint32_t tlb_hash_mask;
-    int32_t tlb_mru, tlb_lru;   /* ends of the recency list of valid entries */
-    int32_t tlb_free;           /* first invalid entry */
     bool in_chunk;              /* worker holds translations in use */
     uint64_t inv_req;           /* invalidations requested */
     uint64_t inv_done;          /* ... and completed */
@@ -281,8 +268,8 @@ struct HmmdevState {
 
 /*
  * Report guest misprogramming: a trace event, a LOG_GUEST_ERROR line and the
- * error register, so all three stay in step.  The register is BQL state:
- * the worker reports through hmmdev_worker_error() instead.
+ * error register, so all three stay in step.  The register is set with
+ * atomics, so the worker reports the same way.
  */
 #define HMMDEV_GUEST_ERR(s, code, trace, fmt, ...)                      \
     do {                                                                \
@@ -292,40 +279,70 @@ struct HmmdevState {
         hmmdev_set_error((s), (code));                                  \
     } while (0)
 
-/* hmmdev-pci.c */
-void hmmdev_set_error(HmmdevState *s, uint32_t code);
+static inline void hmmdev_set_error(HmmdevState *s, uint32_t code)
+{
+    /* Atomics: the worker reports errors without the BQL. */
+    qatomic_set(&s->error, code);
+    qatomic_inc(&s->error_count);
+}
+
+static inline bool hmmdev_vector_valid(uint32_t vector)
+{
+    return vector < HMMDEV_MSIX_VECTORS;
+}
+
+static inline uint32_t hmmdev_queue_index(HmmdevState *s, HmmdevQueue *q)
+{
+    return q - s->queues;
+}
+
+/* True when the command in flight on @q must be abandoned. */
+static inline bool hmmdev_stop_requested(HmmdevState *s, HmmdevQueue *q)
+{
+    return qatomic_read(&s->stop_req) || qatomic_read(&q->abort);
+}
+
+/*
+ * Upward signals.  A layer never calls the layers above it; when they must
+ * learn of something, it calls hmmdev_kick() (hmmdev-worker.c), without
+ * s->lock, after changing under s->lock what the woken side re-checks.
+ */
+typedef enum HmmdevKick {
+    /*
+     * The worker may have work: a doorbell, a REPLAY or CANCEL, room in
+     * the fault ring, fault records cancelled, an injection knob.
+     */
+    HMMDEV_KICK_WORK,
+    /*
+     * Raise @vector: a completion, a fault record, a queue error, an
+     * unread fault record on FQ_HEAD.  At once under the BQL, else (the
+     * worker) from the interrupt bottom half.
+     */
+    HMMDEV_KICK_IRQ,
+    /*
+     * The worker posted an ATS translation request: whoever waits for the
+     * worker under the BQL must serve it (hmmdev_queue_wait_idle_locked()).
+     */
+    HMMDEV_KICK_SERVE,
+} HmmdevKick;
+
+/* hmmdev-worker.c */
+void hmmdev_kick(HmmdevState *s, HmmdevKick what, uint32_t vector);
 void hmmdev_raise_irq(HmmdevState *s, uint32_t vector);
-bool hmmdev_vector_valid(uint32_t vector);
+void hmmdev_quiesce_begin(HmmdevState *s);
+void hmmdev_quiesce_end(HmmdevState *s);
+void hmmdev_worker_realize(HmmdevState *s);
+void hmmdev_worker_unrealize(HmmdevState *s);
 
-/* hmmdev-devmem.c */
-bool hmmdev_devmem_realize(HmmdevState *s, Error **errp);
-void hmmdev_devmem_reset(HmmdevState *s);
-bool hmmdev_devmem_range_ok(HmmdevState *s, uint64_t off, uint64_t len);
-void hmmdev_devmem_unrealize(HmmdevState *s);
-void hmmdev_devmem_rw(HmmdevState *s, uint64_t off, void *buf, uint64_t len,
-                      bool is_write);
-uint8_t *hmmdev_devmem_ptr(HmmdevState *s, uint64_t off);
-
-/* hmmdev-mmu.c */
-void hmmdev_mmu_realize(HmmdevState *s);
-void hmmdev_mmu_unrealize(HmmdevState *s);
-void hmmdev_mmu_reset(HmmdevState *s);
-bool hmmdev_dma_rw(HmmdevState *s, dma_addr_t addr, void *buf, dma_addr_t len,
-                   DMADirection dir);
-bool hmmdev_dma_copy(HmmdevState *s, dma_addr_t dst, dma_addr_t src,
-                     dma_addr_t len, void *bounce, dma_addr_t bounce_size);
-uint64_t hmmdev_host_atomic64(uint64_t *w, uint32_t op, uint64_t operand,
-                              uint64_t compare);
-bool hmmdev_dma_atomic64(HmmdevState *s, dma_addr_t addr, uint32_t op,
-                         uint64_t operand, uint64_t compare, uint64_t *old);
-bool hmmdev_mmu_translate(HmmdevState *s, uint32_t asid, uint64_t va,
-                          uint8_t access, HmmdevXlate *x, HmmdevXlateFault *f);
-void hmmdev_mmu_chunk_begin(HmmdevState *s);
-void hmmdev_mmu_chunk_end(HmmdevState *s);
-void hmmdev_tlb_invalidate_locked(HmmdevState *s, uint32_t scope,
-                                  uint32_t asid, uint64_t va, uint64_t size);
-bool hmmdev_mmu_mmio_read(HmmdevState *s, hwaddr addr, uint64_t *val);
-bool hmmdev_mmu_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val);
+/* hmmdev-queue.c */
+void hmmdev_queue_reset(HmmdevState *s);
+bool hmmdev_queue_mmio_read(HmmdevState *s, hwaddr addr, uint64_t *val);
+bool hmmdev_queue_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val);
+void hmmdev_queue_wait_idle_locked(HmmdevState *s, HmmdevQueue *q);
+HmmdevQueue *hmmdev_queue_pick_locked(HmmdevState *s);
+bool hmmdev_queue_start(HmmdevState *s, HmmdevQueue *q);
+void hmmdev_queue_complete(HmmdevState *s, HmmdevQueue *q);
+void hmmdev_queue_complete_fault(HmmdevState *s, HmmdevQueue *q);
 
 /* hmmdev-fault.c */
 void hmmdev_fq_reset(HmmdevState *s);
@@ -335,24 +352,90 @@ bool hmmdev_fq_stall(HmmdevState *s, HmmdevQueue *q);
 bool hmmdev_fq_has_work_locked(HmmdevState *s);
 void hmmdev_fq_work(HmmdevState *s);
 
+/* hmmdev-engine.c */
+typedef enum HmmdevExec {
+    HMMDEV_EXEC_DONE,           /* completed; status set in cmd */
+    HMMDEV_EXEC_FAULT,          /* stalled on a translation fault */
+    HMMDEV_EXEC_ABORT,          /* stop requested: drop without write-back */
+} HmmdevExec;
+
+void hmmdev_engine_realize(HmmdevState *s);
+void hmmdev_engine_unrealize(HmmdevState *s);
+HmmdevExec hmmdev_engine_exec(HmmdevState *s, HmmdevQueue *q);
+
+/* hmmdev-walk.c */
+bool hmmdev_walk_translate(HmmdevState *s, uint32_t asid, uint64_t va,
+                           uint8_t access, HmmdevXlate *x, HmmdevXlateFault *f);
+void hmmdev_walk_ahead(HmmdevState *s, uint32_t asid,
+                       uint64_t src, const HmmdevXlate *xs,
+                       uint64_t dst, const HmmdevXlate *xd, uint64_t len);
+
+/* hmmdev-tlb.c */
+typedef enum HmmdevTlbLookup {
+    HMMDEV_TLB_HIT,             /* the translation is filled in */
+    HMMDEV_TLB_MISS,            /* walk, then hmmdev_tlb_fill() */
+    HMMDEV_TLB_NO_CTX,          /* context out of range or disabled */
+} HmmdevTlbLookup;
+
+void hmmdev_tlb_realize(HmmdevState *s);
+void hmmdev_tlb_unrealize(HmmdevState *s);
+void hmmdev_tlb_reset(HmmdevState *s);
+bool hmmdev_tlb_mmio_read(HmmdevState *s, hwaddr addr, uint64_t *val);
+bool hmmdev_tlb_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val);
+HmmdevTlbLookup hmmdev_tlb_lookup(HmmdevState *s, uint32_t asid, uint64_t va,
+                                  uint8_t access, HmmdevXlate *x,
+                                  uint64_t *root, uint64_t *seq);
+void hmmdev_tlb_fill(HmmdevState *s, const HmmdevTlbEntry *n, uint64_t seq);
+void hmmdev_tlb_xlate(const HmmdevTlbEntry *e, uint64_t va, HmmdevXlate *x);
+bool hmmdev_tlb_ctx_root(HmmdevState *s, uint32_t asid, uint64_t *root);
+void hmmdev_tlb_chunk_begin(HmmdevState *s);
+void hmmdev_tlb_chunk_end(HmmdevState *s);
+void hmmdev_tlb_invalidate(HmmdevState *s, uint32_t scope, uint32_t asid,
+                           uint64_t va, uint64_t size);
+
+/* hmmdev-dma.c */
+bool hmmdev_dma_rw(HmmdevState *s, dma_addr_t addr, void *buf, dma_addr_t len,
+                   DMADirection dir);
+bool hmmdev_dma_peek(HmmdevState *s, dma_addr_t addr, void *buf,
+                     dma_addr_t len);
+bool hmmdev_dma_copy(HmmdevState *s, dma_addr_t dst, dma_addr_t src,
+                     dma_addr_t len, void *bounce, dma_addr_t bounce_size);
+uint64_t hmmdev_host_atomic64(uint64_t *w, uint32_t op, uint64_t operand,
+                              uint64_t compare);
+bool hmmdev_dma_atomic64(HmmdevState *s, dma_addr_t addr, uint32_t op,
+                         uint64_t operand, uint64_t compare, uint64_t *old);
+
 /* hmmdev-ats.c */
+enum {
+    HMMDEV_ATS_OK,              /* translated */
+    HMMDEV_ATS_BYPASS,          /* ATS not in use: let the IOMMU translate */
+    HMMDEV_ATS_FAIL,            /* the IOMMU refused the translation */
+    HMMDEV_ATS_ERROR,           /* no answer (bus master off, retries) */
+};
+
+/* A translation in use by one page access. */
+typedef struct HmmdevAtsRef {
+    AddressSpace *as;
+    hwaddr addr;
+    uint64_t len;               /* bytes to the end of the page */
+    uint32_t parity;
+} HmmdevAtsRef;
+
 bool hmmdev_ats_realize(HmmdevState *s, Error **errp);
 void hmmdev_ats_unrealize(HmmdevState *s);
 void hmmdev_ats_reset(HmmdevState *s);
 void hmmdev_ats_pci_reset(HmmdevState *s);
 void hmmdev_ats_config_write(HmmdevState *s, uint32_t addr, int len);
 bool hmmdev_ats_active(HmmdevState *s);
-MemTxResult hmmdev_ats_rw(HmmdevState *s, dma_addr_t addr, void *buf,
-                          dma_addr_t len, DMADirection dir, MemTxAttrs attrs);
-bool hmmdev_ats_atomic64(HmmdevState *s, dma_addr_t addr, uint32_t op,
-                         uint64_t operand, uint64_t compare, uint64_t *old,
-                         MemTxAttrs attrs, bool *ok);
+int hmmdev_ats_get(HmmdevState *s, uint64_t iova, uint64_t len, bool write,
+                   HmmdevAtsRef *r);
+void hmmdev_ats_put(HmmdevState *s, HmmdevAtsRef *r);
 bool hmmdev_ats_serve_pending(HmmdevState *s);
 void hmmdev_ats_serve(HmmdevState *s);
 
 /*
- * Translating ahead (SG_COPY): the engine lists the system pages it will
- * access next, in order, and has them translated in one round trip.
+ * Translating ahead: the engine or the walker lists the system pages it
+ * will access next, in order, and has them translated in one round trip.
  */
 typedef struct HmmdevAtsBatch {
     uint32_t n, max;
@@ -366,31 +449,14 @@ void hmmdev_ats_batch_add(HmmdevAtsBatch *b, uint64_t addr, uint64_t len,
 void hmmdev_ats_fetch_ahead(HmmdevState *s, HmmdevAtsBatch *b);
 void hmmdev_ats_forget_ahead(HmmdevState *s);
 bool hmmdev_ats_cached(HmmdevState *s, uint64_t addr, bool write);
-uint32_t hmmdev_mmu_peek(HmmdevState *s, uint32_t asid, uint64_t va,
-                         uint8_t access, uint64_t *out, uint32_t max);
 
-/* hmmdev-queue.c */
-void hmmdev_queue_realize(HmmdevState *s);
-void hmmdev_queue_unrealize(HmmdevState *s);
-void hmmdev_queue_reset(HmmdevState *s);
-bool hmmdev_queue_mmio_read(HmmdevState *s, hwaddr addr, uint64_t *val);
-bool hmmdev_queue_mmio_write(HmmdevState *s, hwaddr addr, uint32_t val);
-void hmmdev_kick_locked(HmmdevState *s);
-void hmmdev_quiesce_begin(HmmdevState *s);
-void hmmdev_quiesce_end(HmmdevState *s);
-void hmmdev_irq_pending_locked(HmmdevState *s, uint32_t vector);
-bool hmmdev_stop_requested(HmmdevState *s, HmmdevQueue *q);
-uint32_t hmmdev_queue_index(HmmdevState *s, HmmdevQueue *q);
-
-/* hmmdev-engine.c */
-typedef enum HmmdevExec {
-    HMMDEV_EXEC_DONE,           /* completed; status set in cmd */
-    HMMDEV_EXEC_FAULT,          /* stalled on a translation fault */
-    HMMDEV_EXEC_ABORT,          /* stop requested: drop without write-back */
-} HmmdevExec;
-
-void hmmdev_engine_realize(HmmdevState *s);
-void hmmdev_engine_unrealize(HmmdevState *s);
-HmmdevExec hmmdev_engine_exec(HmmdevState *s, HmmdevQueue *q);
+/* hmmdev-devmem.c */
+bool hmmdev_devmem_realize(HmmdevState *s, Error **errp);
+void hmmdev_devmem_reset(HmmdevState *s);
+bool hmmdev_devmem_range_ok(HmmdevState *s, uint64_t off, uint64_t len);
+void hmmdev_devmem_unrealize(HmmdevState *s);
+void hmmdev_devmem_rw(HmmdevState *s, uint64_t off, void *buf, uint64_t len,
+                      bool is_write);
+uint8_t *hmmdev_devmem_ptr(HmmdevState *s, uint64_t off);
 
 #endif /* HW_HMMDEV_H */

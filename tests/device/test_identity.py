@@ -1,4 +1,5 @@
 """Device-level tests of the first slice: identity, scratch, errors, MSI-X, reset."""
+from tests.lib.counters import device_counters
 from tests.lib.qtest import R
 
 MSG_ADDR = 0x10_0000          # ordinary guest RAM: MSI-X messages land here
@@ -98,3 +99,10 @@ def test_system_reset_returns_to_clean_state(qmachine):
     assert d.reg("SCRATCH") == 0
     assert d.reg("ERROR") == 0
     assert d.reg("IRQ_TEST_CNT") == 0
+
+
+def test_stat_properties_are_the_counter_list(dev):
+    # qemu-device/hmmdev-stats.def is the one list: every stat-* property, no other.
+    props = {p["name"] for p in dev.m.cmd("qom-list", path=dev.QOM_PATH)}
+    assert sorted(p[5:] for p in props if p.startswith("stat-")) == sorted(device_counters())
+    assert all(dev.stat(n) >= 0 for n in device_counters())

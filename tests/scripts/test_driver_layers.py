@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.lib.artifacts import ROOT
+from tests.lib.layers import upward_uses
 
 DRIVER = ROOT / "guest-driver"
 # bottom up; hmmdev_main.c (the module and probe) is above all
@@ -34,32 +35,13 @@ def name(rank: int) -> str:
     return LAYERS[rank] if rank < TOP else "main"
 
 
-def nm(obj: Path, *flags: str) -> list[list[str]]:
-    out = subprocess.run(["nm", *flags, str(obj)], capture_output=True, text=True, check=True)
-    return [l.split() for l in out.stdout.splitlines() if l.strip()]
-
-
 def upward_calls(build: Path) -> list[str]:
-    """'user -> definer symbol' for each reference from a lower layer to a higher one."""
+    """'user (layer) -> definer (layer): symbol' for each use of a higher layer."""
     objs = [p for p in build.rglob("hmmdev_*.o") if not p.name.endswith(".mod.o")]
     assert objs, f"no driver objects under {build}: build the module first (make driver)"
-    defined = {}
-    for o in objs:
-        for f in nm(o, "--defined-only"):
-            if len(f) == 3 and f[1].isupper():
-                defined[f[2]] = o
-    bad = []
-    for o in objs:
-        for f in nm(o, "-u"):
-            sym = f[-1]
-            d = defined.get(sym)
-            if d is None or d == o or TRACEPOINT.match(sym):
-                continue
-            lu, ld = layer_of(o, build), layer_of(d, build)
-            if ld > lu:
-                bad.append(f"{o.relative_to(build)} ({name(lu)}) -> "
-                           f"{d.relative_to(build)} ({name(ld)}): {sym}")
-    return bad
+    return upward_uses(objs, lambda o: layer_of(o, build),
+                       lambda o: f"{o.relative_to(build)} ({name(layer_of(o, build))})",
+                       allowed=lambda sym: bool(TRACEPOINT.match(sym)))
 
 
 def upward_includes(src: Path) -> list[str]:
