@@ -6,8 +6,12 @@
 // device write to them (a COPY, FILL or ATOMIC of the parent, or a WRITE
 // through the test_hmm personality) must complete, and the child must keep
 // its copy-on-write snapshot.
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <random>
+#include <thread>
+#include <vector>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -182,6 +186,119 @@ TEST(ProgressDmirrorTest, WriteAfterForkOfDevicePages)
     EXPECT_TRUE(has_pattern(p, kWords, 3));
     EXPECT_EQ(child.check(), 0);
     ::close(fd);
+}
+
+// The mix that livelocked (issue 11): in one region, two threads WRITE and
+// READ their own blocks through the personality and check every byte, one
+// migrates random ranges to the device and back, one forks now and then, and
+// its child checks that its snapshot is whole (every page as one WRITE left
+// it).  Every ioctl must finish or fail cleanly, within the watchdog.
+TEST(ProgressDmirrorTest, ForkAndMigrateMix)
+{
+    constexpr size_t kBlockPages = 16, kBlocks = 32, kBlock = kBlockPages * kPage;
+    constexpr auto kRun = std::chrono::seconds(8);
+    int fd = ::open("/dev/hmm_dmirror0", O_RDWR);
+    if (fd < 0)
+        GTEST_SKIP() << "no /dev/hmm_dmirror0 (hmmdev.ko dmirror=1)";
+    Mapping region(kBlocks * kBlock);
+    char *base = region.get<char>();
+    // word = page number << 32 | generation: a page is whole when all its words agree
+    auto fill_block = [&](uint64_t *buf, size_t block, uint32_t gen) {
+        for (size_t pg = 0; pg < kBlockPages; pg++)
+            for (size_t i = 0; i < kPage / 8; i++)
+                buf[pg * kPage / 8 + i] = uint64_t(block * kBlockPages + pg) << 32 | gen;
+    };
+    auto page_whole = [](const uint64_t *pg, uint64_t number) {
+        for (size_t i = 0; i < kPage / 8; i++)
+            if (pg[i] != pg[0] || (pg[i] >> 32) != number)
+                return false;
+        return true;
+    };
+    for (size_t b = 0; b < kBlocks; b++)
+        fill_block(reinterpret_cast<uint64_t *>(base + b * kBlock), b, 0);
+
+    std::atomic<bool> stop{false};
+    std::atomic<int> bad{0};
+    std::atomic<uint64_t> writes{0}, migrations{0}, forks{0};
+    std::vector<std::string> errors(4);
+    ::alarm(120);   // a hang ends the test, whatever is stuck
+    auto writer = [&](int t) {
+        std::mt19937_64 rng(t);
+        std::vector<uint64_t> out(kBlock / 8), back(kBlock / 8);
+        std::vector<uint32_t> gen(kBlocks, 0);
+        for (uint32_t g = 1; !stop; g++) {
+            size_t b = t * kBlocks / 2 + rng() % (kBlocks / 2);
+            fill_block(out.data(), b, g);
+            dmirror::cmd c{reinterpret_cast<uint64_t>(base + b * kBlock),
+                           reinterpret_cast<uint64_t>(out.data()), kBlockPages, 0, 0};
+            if (::ioctl(fd, dmirror::WRITE, &c) != 0) {
+                errors[t] = std::string("WRITE: ") + std::strerror(errno);
+                bad++;
+                return;
+            }
+            c.ptr = reinterpret_cast<uint64_t>(back.data());
+            if (::ioctl(fd, dmirror::READ, &c) != 0 || back != out) {
+                errors[t] = "READ after WRITE differs or failed";
+                bad++;
+                return;
+            }
+            writes++;
+        }
+    };
+    auto migrator = [&] {
+        std::mt19937_64 rng(7);
+        while (!stop) {
+            size_t first = rng() % (kBlocks * kBlockPages), n = 1 + rng() % 64;
+            n = std::min(n, kBlocks * kBlockPages - first);
+            dmirror::cmd c{reinterpret_cast<uint64_t>(base + first * kPage), 0, n, 0, 0};
+            std::vector<uint64_t> scratch(n * kPage / 8);
+            c.ptr = reinterpret_cast<uint64_t>(scratch.data());
+            // busy or partially moved ranges fail cleanly (EBUSY, ENOENT): fine
+            (void)::ioctl(fd, rng() & 1 ? dmirror::MIGRATE_TO_DEV : dmirror::MIGRATE_TO_SYS, &c);
+            migrations++;
+        }
+    };
+    auto forker = [&] {
+        while (!stop) {
+            pid_t pid = ::fork();
+            if (pid == 0) {
+                for (size_t pg = 0; pg < kBlocks * kBlockPages; pg++)
+                    if (!page_whole(reinterpret_cast<uint64_t *>(base + pg * kPage), pg))
+                        ::_exit(1);
+                ::_exit(0);
+            }
+            int st = 0;
+            ::waitpid(pid, &st, 0);
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                errors[3] = "a child's snapshot is not whole";
+                bad++;
+            }
+            forks++;
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    };
+    std::vector<std::thread> ts;
+    ts.emplace_back(writer, 0);
+    ts.emplace_back(writer, 1);
+    ts.emplace_back(migrator);
+    ts.emplace_back(forker);
+    auto end = std::chrono::steady_clock::now() + kRun;
+    while (std::chrono::steady_clock::now() < end && !bad)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stop = true;
+    for (auto &t : ts)
+        t.join();
+    ::alarm(0);
+    ::close(fd);
+    for (auto &e : errors)
+        EXPECT_EQ(e, "");
+    EXPECT_EQ(bad.load(), 0);
+    EXPECT_GT(writes.load(), 10u);
+    EXPECT_GT(migrations.load(), 10u);
+    EXPECT_GT(forks.load(), 3u);
+    std::printf("mix: %llu writes, %llu migrations, %llu forks\n",
+                (unsigned long long)writes.load(), (unsigned long long)migrations.load(),
+                (unsigned long long)forks.load());
 }
 
 } // namespace
