@@ -21,7 +21,7 @@ qemu_dir = $$(cat $(BUILD)/qemu-$(QEMU_FLAVOUR).dir)
 kernel_dir = $$(cat $(BUILD)/kernel-$(KERNEL_FLAVOUR).dir)
 
 .PHONY: all deps deps-check qemu qemu-asan kernel driver userspace initramfs run test test-device test-vm \
-	fuzz bench clean distclean help
+	fuzz soak bench clean distclean help
 
 all: qemu initramfs
 
@@ -107,6 +107,13 @@ bench: all
 	@$(TEST_ENV) $(PY) -m bench.driver_vs_test_hmm --out $(BUILD)/bench
 	@$(TEST_ENV) $(PY) -m bench.dmirror_vs_test_hmm --out $(BUILD)/bench
 	@$(TEST_ENV) $(PY) -m bench.ats --out $(BUILD)/bench --vm
+
+# The random storm of tests/vm/test_storm.py, long: SOAK_SECONDS per device
+# kind (make test runs 60), SOAK_SEED=N replays a run (the seed is printed).
+SOAK_SECONDS ?= 600
+soak: all
+	@$(TEST_ENV) HMMDEV_STORM_SECONDS=$(SOAK_SECONDS) $(if $(SOAK_SEED),HMMDEV_STORM_SEED=$(SOAK_SEED)) \
+	  $(PY) -m pytest -v -rfEsxX tests/vm/test_storm.py $(PYTEST_ARGS)
 
 test-device: qemu
 	@$(QEMU_ENV) $(PY) -m pytest -v -rfEs tests/device $(PYTEST_ARGS)

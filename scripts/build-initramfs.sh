@@ -18,7 +18,7 @@ cp "$HMMDEV_ROOT/images/init" "$stage/init"
 cp "$HMMDEV_ROOT/guest-driver/hmmdev.ko" "$stage/lib/modules/"
 cp "$kbuild/lib/test_hmm.ko" "$stage/lib/modules/"
 cp "$kbuild/hmm-tests" "$stage/bin/"
-for b in hmmdev hmmdev-tests hmmdev-bench hmm-dmirror-bench; do cp "$ubuild/guest-userspace/$b" "$stage/bin/"; done
+for b in hmmdev hmmdev-tests hmmdev-bench hmm-dmirror-bench hmmdev-storm; do cp "$ubuild/guest-userspace/$b" "$stage/bin/"; done
 echo 'root:x:0:0:root:/:/bin/sh' > "$stage/etc/passwd"
 
 mkdir -p "$(dirname "$output")"

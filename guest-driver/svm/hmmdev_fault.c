@@ -174,9 +174,15 @@ static void hmmdev_fault_cancel_stuck(struct hmmdev *hd, struct hmmdev_queue *q,
 		.cmd_index = r->cmd_index, .err = -ELOOP,
 	};
 
+	unsigned int order = 0;
+	u64 pte = 0;
+
+	/* what the device saw, and what the driver's tables hold there */
+	hmmdev_pt_lookup(&q->ctx->pt, ALIGN_DOWN(r->va, PAGE_SIZE), &order, &pte);
 	dev_warn_ratelimited(&hd->pdev->dev,
-			     "asid %u queue %u: command cancelled after %u fault rounds without progress at 0x%llx (access %u)\n",
-			     r->asid, q->hwq, q->progress.rounds, r->va, r->access);
+			     "asid %u queue %u: command cancelled after %u fault rounds without progress at 0x%llx (access %u, reason %u, level %u; leaf 0x%llx order %u)\n",
+			     r->asid, q->hwq, q->progress.rounds, r->va, r->access, r->reason,
+			     r->level, pte, order);
 	hmmdev_count(q->ctx, HMMDEV_STAT_STUCK_CANCELS, 1);
 	q->progress = (struct hmmdev_fault_progress) { };
 	hmmdev_fault_resolve(hd, &f);

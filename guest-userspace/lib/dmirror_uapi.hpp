@@ -22,4 +22,6 @@ constexpr unsigned long READ = _IOWR('H', 0x00, struct cmd);
 constexpr unsigned long WRITE = _IOWR('H', 0x01, struct cmd);
 constexpr unsigned long MIGRATE_TO_DEV = _IOWR('H', 0x02, struct cmd);
 constexpr unsigned long MIGRATE_TO_SYS = _IOWR('H', 0x03, struct cmd);
+constexpr unsigned long EXCLUSIVE = _IOWR('H', 0x05, struct cmd);
+constexpr unsigned long CHECK_EXCLUSIVE = _IOWR('H', 0x06, struct cmd);
 } // namespace dmirror

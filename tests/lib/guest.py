@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import re
 
+# What a kernel says when something is wrong: WARN/BUG/Oops, lockdep, KASAN,
+# UBSAN, hung tasks, RCU stalls.
+TROUBLE = re.compile(r"BUG|WARNING|hung_task|blocked for more than|Call Trace|Oops|"
+                     r"possible circular locking|KASAN|UBSAN|rcu_sched self-detected|"
+                     r"rcu: INFO")
+
 DEV = "/machine/peripheral/hmmdev0"
 DEBUGFS = "/sys/kernel/debug/hmmdev/hmmdev0"
 
@@ -33,3 +39,12 @@ def run_suite(vm, gtest_filter, timeout=600):
     m = re.search(r"\[  PASSED  \] (\d+) tests?", out)
     assert m, out[-3000:]
     return int(m.group(1))
+
+
+def no_kernel_trouble(vm):
+    """Neither dmesg nor the console log has a line of TROUBLE."""
+    out = vm.run("dmesg", timeout=60)[1]
+    bad = [l for l in out.splitlines() if TROUBLE.search(l)]
+    bad += [l for l in vm.console_log.read_text(errors="replace").splitlines()
+            if TROUBLE.search(l)]
+    assert not bad, "\n".join(bad[:60])

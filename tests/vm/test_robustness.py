@@ -9,20 +9,11 @@ from pathlib import Path
 import pytest
 
 from tests.lib.counters import driver_counters
-from tests.lib.guest import DEBUGFS, DEV, driver_stats, qstat, run_suite
+from tests.lib.guest import DEBUGFS, DEV, driver_stats, no_kernel_trouble, qstat, run_suite
 
 SYSFS = "/sys/class/hmmdev/hmmdev0"
 
 
-TROUBLE = re.compile(r"BUG|WARNING|hung_task|blocked for more than|Call Trace|Oops")
-
-
-def no_kernel_trouble(vm):
-    out = vm.run("dmesg | grep -E 'BUG|WARNING|hung_task|blocked for more than|Call Trace|Oops'",
-                 timeout=60)[1]
-    assert out.strip() == "", out
-    bad = [l for l in vm.console_log.read_text(errors="replace").splitlines() if TROUBLE.search(l)]
-    assert not bad, "\n".join(bad)
 
 
 def test_sysfs_stats_are_the_device_counters(make_vm):
