@@ -20,6 +20,24 @@
 #include "obs/hmmdev_trace.h"
 
 /*
+ * Linux 6.12's migrate_device_unmap() restores every page it does not
+ * migrate with remove_migration_ptes(), also a folio it never unmapped.  An
+ * anonymous device-coherent page that munmap() or a process exit has just
+ * unmapped is still referenced by the mmu_gather until its TLB flush, and
+ * its anon_vma may already be freed: the restore then walks a dead anon_vma
+ * and Oopses (docs/driver.md, "Known problems").  Such a page is
+ * about to be freed anyway, so eviction leaves it.  Device-private pages
+ * are put at once by the zap, never batched, so they are never in that
+ * state.  The test is a hint taken without a reference (the struct page
+ * lives as long as the pgmap); the window left is the few instructions
+ * between it and migrate_device_range().
+ */
+static bool dmem_evictable(struct hmmdev_dmem *dm, unsigned long i)
+{
+	return !dm->coherent || folio_mapped(page_folio(pfn_to_page(dm->pfn_first + i)));
+}
+
+/*
  * Migrate device pages [first, first + n) back to system memory without a
  * VMA (eviction and teardown).  evict_lock held (so no context in @owner
  * can be freed: hmmdev_dmem_ctx_gone() takes it).  With @owner (the
@@ -104,7 +122,7 @@ unsigned long hmmdev_dmem_evict_lru(struct hmmdev *hd, unsigned long want)
 		struct hmmdev_dpage *d = &dm->dpage[i];
 
 		dm->hand = (i + 1) % dm->npages;
-		if (!d->used)
+		if (!d->used || !dmem_evictable(dm, i))
 			continue;
 		if (d->fresh) {
 			d->fresh = false;
@@ -150,9 +168,14 @@ unsigned long hmmdev_dmem_evict_matching(struct hmmdev *hd, struct hmmdev_ctx *o
 	while (i < dm->npages) {
 		n = 0;
 		spin_lock(&dm->lock);
-		for (; i < dm->npages && n < HMMDEV_MIGRATE_PAGES; i++)
-			if (dm->dpage[i].used && (!owner || dm->dpage[i].owner == owner))
+		for (; i < dm->npages && n < HMMDEV_MIGRATE_PAGES; i++) {
+			if (!dm->dpage[i].used || (owner && dm->dpage[i].owner != owner))
+				continue;
+			if (dmem_evictable(dm, i))
 				idx[n++] = i;
+			else
+				left++;		/* being freed: the caller may wait for it */
+		}
 		spin_unlock(&dm->lock);
 		moved += dmem_evict_list(hd, idx, NULL, n);
 		left += n;
