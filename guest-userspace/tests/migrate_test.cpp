@@ -28,7 +28,6 @@ using hmmdev::Scope;
 
 namespace {
 
-constexpr size_t kPage = 4096;
 constexpr size_t k1M = 1 << 20;
 
 class MigrateTest : public ::testing::Test {

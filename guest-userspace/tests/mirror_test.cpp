@@ -18,7 +18,6 @@ using hmmdev::Command;
 
 namespace {
 
-constexpr size_t kPage = 4096;
 constexpr size_t k2M = 2 << 20;
 
 class MirrorTest : public ::testing::Test {

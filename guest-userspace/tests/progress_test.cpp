@@ -24,14 +24,11 @@
 #include "dmirror_uapi.hpp"
 #include "util.hpp"
 
+using hmmdev::Command, hmmdev::Memory, hmmdev::Scope;
 using namespace testutil;
-using hmmdev::Command;
-using hmmdev::Memory;
-using hmmdev::Scope;
 
 namespace {
 
-constexpr size_t kPage = 4096;
 constexpr size_t kLen = 16 * kPage;
 constexpr size_t kWords = kLen / 8;
 constexpr auto kDeadline = std::chrono::seconds(30);   // TCG; the livelock never ends

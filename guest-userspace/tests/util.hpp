@@ -17,6 +17,8 @@
 
 namespace testutil {
 
+constexpr size_t kPage = 4096;
+
 // An owned anonymous (or other) mapping, unmapped on destruction.
 class Mapping {
 public:
