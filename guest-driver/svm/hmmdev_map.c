@@ -77,15 +77,6 @@ static bool map_required(const struct hmmdev_map *m, unsigned long i)
 	return !m->req || (m->req[i] & HMM_PFN_REQ_FAULT);
 }
 
-/* Does the device need any page of the unit [i, i + n)? */
-static bool map_unit_required(const struct hmmdev_map *m, unsigned long i, unsigned int n)
-{
-	while (n--)
-		if (map_required(m, i + n))
-			return true;
-	return false;
-}
-
 /* Step 1: DMA-map every unit's first page that the tables do not map already. */
 static void map_dma(struct hmmdev_map *m)
 {
@@ -185,12 +176,7 @@ static int map_ptes(struct hmmdev_map *m)
 		} else if (r == -EEXIST && n > 1) {
 			r = map_unit_4k(m, i, n, &need_inv);
 		}
-		/*
-		 * A needed page that cannot be mapped fails the transaction, also
-		 * one inside a 2 MiB unit that fell back to 4 KiB pages: skipping
-		 * it would REPLAY a fault the mapping does not resolve.
-		 */
-		if (r < 0 && map_unit_required(m, i, n))
+		if (r < 0 && map_required(m, i))
 			break;
 		r = 0;
 	}
