@@ -147,6 +147,10 @@ struct hmmdev_queue {
 		unsigned long gen;	/* ctx->mirror_gen when it was seen */
 		unsigned int rounds;	/* rounds without progress since */
 		u8 access;
+		/* the last resolution of a fault of this queue, for the log */
+		u64 last_start, last_end;
+		unsigned long last_miss;	/* needed pages left without a leaf */
+		int last_miss_err, last_ret;
 	} progress;
 };
 
@@ -337,6 +341,7 @@ int hmmdev_pt_map(struct hmmdev_ctx *ctx, u64 va, unsigned int order,
 		  struct page *page, dma_addr_t dma, u64 perm, bool *need_inv);
 unsigned long hmmdev_pt_invalidate(struct hmmdev_ctx *ctx, u64 start, u64 end);
 void hmmdev_pt_dump(struct hmmdev_pt *pt, struct seq_file *m);
+void hmmdev_pt_entries(struct hmmdev_pt *pt, u64 va, u64 raw[HMMDEV_PT_LEVELS]);
 int hmmdev_pt_devmem_init(struct hmmdev *hd, struct dev_pagemap *pgmap,
 			  unsigned long pfn_first, unsigned long npages);
 void hmmdev_pt_devmem_fini(struct hmmdev *hd);

@@ -262,6 +262,31 @@ struct page *hmmdev_pt_lookup(struct hmmdev_pt *pt, u64 va, unsigned int *order,
 	return NULL;
 }
 
+/**
+ * hmmdev_pt_entries() - the raw entries on the walk to a VA (diagnostics)
+ * @pt: the page tables
+ * @va: the address
+ * @raw: out: raw[l - 1] is the entry at level l, 0 below where the walk stops
+ *
+ * Unlike hmmdev_pt_lookup(), shows entries that are not valid, such as a
+ * leaf waiting for its unmap.  Lockless; for log lines only.
+ */
+void hmmdev_pt_entries(struct hmmdev_pt *pt, u64 va, u64 raw[HMMDEV_PT_LEVELS])
+{
+	struct hmmdev_pt_table *t = pt->root;
+	unsigned int l;
+	u64 e;
+
+	memset(raw, 0, HMMDEV_PT_LEVELS * sizeof(*raw));
+	for (l = HMMDEV_PT_LEVELS; l >= 1 && t; l--) {
+		e = pt_get(t, PT_IDX(va, l));
+		raw[l - 1] = e;
+		if (!(e & HMMDEV_PTE_VALID) || pt_is_leaf(l, e))
+			return;
+		t = READ_ONCE(t->sw[PT_IDX(va, l)]);
+	}
+}
+
 /*
  * The reverse map of device memory: per device page, the level-1 entry that
  * maps it (a device page is mapped by at most one leaf: it belongs to one

@@ -19,6 +19,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/hmm.h>
 #include <linux/interrupt.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include "svm/hmmdev_svm.h"
@@ -80,6 +81,7 @@ static int hmmdev_fault_group(struct hmmdev *hd, struct hmmdev_fault *f,
 			      unsigned int n, u64 start, u64 end)
 {
 	unsigned long *req = hd->faultq->req;
+	struct hmmdev_map_miss miss = { };
 	unsigned long i, first, last;
 	unsigned int k;
 	u64 done = start, cs, ce;
@@ -107,7 +109,15 @@ static int hmmdev_fault_group(struct hmmdev *hd, struct hmmdev_fault *f,
 			for (i = first; i < last; i++)
 				req[i] |= flags;
 		}
-		ret = hmmdev_mirror_fault(f[0].ctx, cs, ce, req, hd->faultq->pfns, hd->faultq->dma);
+		ret = hmmdev_mirror_fault(f[0].ctx, cs, ce, req, hd->faultq->pfns, hd->faultq->dma,
+					  &miss);
+	}
+	for (k = 0; k < n; k++) {
+		f[k].q->progress.last_start = start;
+		f[k].q->progress.last_end = end;
+		f[k].q->progress.last_miss = miss.pages;
+		f[k].q->progress.last_miss_err = miss.err;
+		f[k].q->progress.last_ret = ret;
 	}
 	trace_hmmdev_fault_group(f[0].ctx->asid, start, end, n, ret);
 	return ret;
@@ -165,6 +175,34 @@ static bool hmmdev_fault_stuck(struct hmmdev_queue *q, const struct HmmdevFaultR
 	return p->rounds >= READ_ONCE(max_fault_rounds);
 }
 
+/*
+ * What the CPU side says about a page now: one more lookup, nothing mapped.
+ * For the log line of a stuck command only.
+ */
+static unsigned long hmmdev_fault_probe(struct hmmdev_ctx *ctx, u64 va, u8 access, int *err)
+{
+	unsigned long pfn = 0;
+	struct hmmdev_mirror mr = {
+		.range = {
+			.notifier = &ctx->notifier,
+			.start = va,
+			.end = va + PAGE_SIZE,
+			.hmm_pfns = &pfn,
+			.default_flags = HMM_PFN_REQ_FAULT |
+				(access != HMMDEV_ACCESS_READ ? HMM_PFN_REQ_WRITE : 0),
+			.dev_private_owner = ctx->hd,
+		},
+		.ctx = ctx,
+	};
+
+	*err = -EFAULT;
+	if (!mmget_not_zero(ctx->mm))
+		return 0;
+	*err = hmmdev_mirror_loop(&mr);
+	mmput(ctx->mm);
+	return pfn;
+}
+
 /* Cancel a command that makes no progress (hmmdev_fault_stuck()). */
 static void hmmdev_fault_cancel_stuck(struct hmmdev *hd, struct hmmdev_queue *q,
 				      const struct HmmdevFaultRecord *r)
@@ -173,16 +211,22 @@ static void hmmdev_fault_cancel_stuck(struct hmmdev *hd, struct hmmdev_queue *q,
 		.ctx = q->ctx, .q = q, .va = r->va, .access = r->access,
 		.cmd_index = r->cmd_index, .err = -ELOOP,
 	};
+	u64 va = ALIGN_DOWN(r->va, PAGE_SIZE), raw[HMMDEV_PT_LEVELS];
+	unsigned long pfn;
+	int err;
 
-	unsigned int order = 0;
-	u64 pte = 0;
-
-	/* what the device saw, and what the driver's tables hold there */
-	hmmdev_pt_lookup(&q->ctx->pt, ALIGN_DOWN(r->va, PAGE_SIZE), &order, &pte);
+	/* what the device saw, what the driver's tables hold, what the CPU has */
+	hmmdev_pt_entries(&q->ctx->pt, va, raw);
+	pfn = hmmdev_fault_probe(q->ctx, va, r->access, &err);
 	dev_warn_ratelimited(&hd->pdev->dev,
-			     "asid %u queue %u: command cancelled after %u fault rounds without progress at 0x%llx (access %u, reason %u, level %u; leaf 0x%llx order %u)\n",
+			     "asid %u queue %u: command cancelled after %u fault rounds without progress at 0x%llx (access %u, reason %u, level %u; entries L4..L1 %llx %llx %llx %llx; CPU: err %d pfn 0x%lx order %u%s; last window 0x%llx-0x%llx ret %d, %lu needed pages not mapped, error %d)\n",
 			     r->asid, q->hwq, q->progress.rounds, r->va, r->access, r->reason,
-			     r->level, pte, order);
+			     r->level, raw[3], raw[2], raw[1], raw[0], err, pfn,
+			     hmm_pfn_to_map_order(pfn),
+			     (pfn & HMM_PFN_VALID) &&
+			     hmmdev_page_is_devmem(hd, hmm_pfn_to_page(pfn)) ? " devmem" : "",
+			     q->progress.last_start, q->progress.last_end, q->progress.last_ret,
+			     q->progress.last_miss, q->progress.last_miss_err);
 	hmmdev_count(q->ctx, HMMDEV_STAT_STUCK_CANCELS, 1);
 	q->progress = (struct hmmdev_fault_progress) { };
 	hmmdev_fault_resolve(hd, &f);

@@ -35,6 +35,7 @@
 
 #define HUGE_ORDER	(HMMDEV_HUGE_SHIFT - PAGE_SHIFT)
 #define HUGE_PAGES	(1U << HUGE_ORDER)
+#define MAP_TRIES	8	/* times the tables are reserved again after -ENOMEM */
 
 /* Can pfns[i..i+511] be one 2 MiB device PTE? */
 static bool map_huge(const struct hmmdev_map *m, unsigned long i)
@@ -75,6 +76,16 @@ static unsigned int map_unit(const struct hmmdev_map *m, unsigned long i)
 static bool map_required(const struct hmmdev_map *m, unsigned long i)
 {
 	return !m->req || (m->req[i] & HMM_PFN_REQ_FAULT);
+}
+
+/* How many pages of the unit [i, i + n) the device needs. */
+static unsigned int map_unit_needed(const struct hmmdev_map *m, unsigned long i, unsigned int n)
+{
+	unsigned int k, c = 0;
+
+	for (k = 0; k < n; k++)
+		c += map_required(m, i + k);
+	return c;
 }
 
 /* Step 1: DMA-map every unit's first page that the tables do not map already. */
@@ -164,8 +175,14 @@ static int map_ptes(struct hmmdev_map *m)
 	lockdep_assert_held(&ctx->lock);
 	for (i = 0; i < m->npages; i += max(n, 1U)) {
 		n = map_unit(m, i);
-		if (!n)
-			continue;
+		if (!n) {
+			if (!map_required(m, i))
+				continue;
+			r = m->pfns[i] & HMM_PFN_VALID ? -EXDEV : -ENOENT;
+			m->miss.pages++;
+			m->miss.err = r;
+			break;
+		}
 		r = hmmdev_pt_map(ctx, m->start + i * PAGE_SIZE, n == 1 ? 0 : HUGE_ORDER,
 				  hmm_pfn_to_page(m->pfns[i]), m->dma[i], map_perm(m, i),
 				  &need_inv);
@@ -176,8 +193,16 @@ static int map_ptes(struct hmmdev_map *m)
 		} else if (r == -EEXIST && n > 1) {
 			r = map_unit_4k(m, i, n, &need_inv);
 		}
-		if (r < 0 && map_required(m, i))
+		/*
+		 * A needed page without a leaf fails the transaction, also one
+		 * inside a 2 MiB unit that starts with a page the device does
+		 * not need: a REPLAY would fault again on it (Forward progress).
+		 */
+		if (r < 0 && map_unit_needed(m, i, n)) {
+			m->miss.pages += map_unit_needed(m, i, n);
+			m->miss.err = r;
 			break;
+		}
 		r = 0;
 	}
 	if (need_inv) {
@@ -194,22 +219,27 @@ static int map_ptes(struct hmmdev_map *m)
  *
  * See DOC: Map transaction.  Pages not needed by the device (@m->req) that
  * cannot be mapped are skipped; a needed page that cannot be mapped fails
- * the transaction, and the leaves already written stay (they are valid).
+ * the transaction (@m->miss says which error), and the leaves already
+ * written stay (they are valid).
  * Context: process; takes ctx->lock.
  *
  * Return: 0; -EAGAIN when @m->notifier was invalidated since @m->seq (look
  * the pages up again); -ENODEV when the device was removed; -ENOMEM; -EIO
- * when DMA mapping failed.
+ * when DMA mapping failed; -ENOENT or -EXDEV when hmm_range_fault() gave a
+ * needed page no PFN the device can map (a bug: logged).
  */
 int hmmdev_map_commit(struct hmmdev_map *m)
 {
 	struct hmmdev_ctx *ctx = m->ctx;
 	u64 t0 = ktime_get_ns();
+	unsigned int tries = 0;
 	int ret;
 
 	map_dma(m);
 	hmmdev_count_ns(ctx, HMMDEV_STAT_NS_DMA_MAP, t0);
 	do {
+		if (tries++ == MAP_TRIES)
+			break;		/* the table cache keeps running dry: -ENOMEM */
 		ret = hmmdev_pt_reserve(&ctx->pt, m->start, m->start + (m->npages << PAGE_SHIFT));
 		if (ret)
 			break;
@@ -226,5 +256,9 @@ int hmmdev_map_commit(struct hmmdev_map *m)
 		/* -ENOMEM from the walk: another mapper took the reserved tables */
 	} while (ret == -ENOMEM);
 	map_undma(m);
+	if (ret == -ENOENT || ret == -EXDEV)
+		dev_warn_ratelimited(&ctx->hd->pdev->dev,
+				     "asid %u: a needed page in 0x%llx+%lu pages has no PFN the device can map (%d)\n",
+				     ctx->asid, m->start, m->npages, ret);
 	return ret;
 }

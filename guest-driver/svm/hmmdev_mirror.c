@@ -252,6 +252,7 @@ static int mirror_fault_commit(struct hmmdev_mirror *mr)
  *	already has them (no fault), so neighbours do not fault later
  * @pfns: scratch, as many entries as @req
  * @dma: scratch, as many entries as @req
+ * @miss: out, added to when not NULL: needed pages left without a leaf
  *
  * Context: process, no driver lock held.
  *
@@ -261,7 +262,7 @@ static int mirror_fault_commit(struct hmmdev_mirror *mr)
  */
 int hmmdev_mirror_fault(struct hmmdev_ctx *ctx, u64 start, u64 end,
 			const unsigned long *req, unsigned long *pfns,
-			dma_addr_t *dma)
+			dma_addr_t *dma, struct hmmdev_map_miss *miss)
 {
 	struct mirror_fault mf = {
 		.mr = {
@@ -294,6 +295,10 @@ int hmmdev_mirror_fault(struct hmmdev_ctx *ctx, u64 start, u64 end,
 		return -EFAULT;		/* the process is exiting */
 	ret = hmmdev_mirror_loop(&mf.mr);
 	mmput(ctx->mm);
+	if (miss && mf.map.miss.pages) {
+		miss->pages += mf.map.miss.pages;
+		miss->err = mf.map.miss.err;
+	}
 	hmmdev_count(ctx, HMMDEV_STAT_PAGES_FAULTED, mf.map.mapped);
 	hmmdev_count(ctx, HMMDEV_STAT_HUGE_MAPPINGS, mf.map.huge);
 	hmmdev_count_ns(ctx, HMMDEV_STAT_NS_MIRROR_FAULT, t0);

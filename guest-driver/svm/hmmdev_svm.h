@@ -47,6 +47,12 @@ struct hmmdev_mirror {
 	int (*commit)(struct hmmdev_mirror *mr);
 };
 
+/* Needed pages a map transaction left without a leaf, and why (diagnostics). */
+struct hmmdev_map_miss {
+	unsigned long pages;
+	int err;	/* -ENOENT: no valid PFN; -EXDEV: not mappable; else hmmdev_pt_map()'s */
+};
+
 /**
  * struct hmmdev_map - one map transaction (hmmdev_map.c)
  * @ctx: the context whose device page tables get the pages
@@ -63,6 +69,7 @@ struct hmmdev_mirror {
  * @seq: its sequence when @pfns were read
  * @mapped: out, added to: 4 KiB pages given a new leaf
  * @huge: out, added to: 2 MiB leaves among them
+ * @miss: out, added to: needed pages left without a leaf (diagnostics)
  */
 struct hmmdev_map {
 	struct hmmdev_ctx *ctx;
@@ -75,6 +82,7 @@ struct hmmdev_map {
 	struct mmu_interval_notifier *notifier;
 	unsigned long seq;
 	unsigned long mapped, huge;
+	struct hmmdev_map_miss miss;
 };
 
 /* An hmm_pfn entry for a page the driver holds (not from hmm_range_fault()). */
@@ -97,7 +105,7 @@ extern const struct mmu_interval_notifier_ops hmmdev_mirror_ops;
 int hmmdev_mirror_loop(struct hmmdev_mirror *mr);
 int hmmdev_mirror_fault(struct hmmdev_ctx *ctx, u64 start, u64 end,
 			const unsigned long *req, unsigned long *pfns,
-			dma_addr_t *dma);
+			dma_addr_t *dma, struct hmmdev_map_miss *miss);
 
 /* hmmdev_map.c */
 int hmmdev_map_commit(struct hmmdev_map *m);
