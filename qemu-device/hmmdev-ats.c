@@ -79,7 +79,8 @@ static void atc_drop_locked(HmmdevAts *a, HmmdevAtcEntry *e)
 
 /* A copy of the page already cached (e.g. read-only before a write) goes. */
 static void atc_insert_locked(HmmdevState *s, uint64_t page, hwaddr addr,
-                              AddressSpace *as, bool write, bool prefetched)
+                              AddressSpace *as, IOMMUAccessFlags perm,
+                              bool prefetched)
 {
     HmmdevAts *a = &s->ats;
     bool evicted;
@@ -90,7 +91,8 @@ static void atc_insert_locked(HmmdevState *s, uint64_t page, hwaddr addr,
         HMMDEV_STAT_INC(s, atc_evictions);
     }
     a->atc[i] = (HmmdevAtcEntry) {
-        .write = write, .prefetched = prefetched,
+        .read = perm & IOMMU_RO, .write = perm & IOMMU_WO,
+        .prefetched = prefetched,
         .iova = page, .addr = addr, .as = as,
     };
     trace_hmmdev_atc_insert(page, addr, write);
@@ -186,8 +188,7 @@ void hmmdev_ats_serve(HmmdevState *s)
         } else if (n != 1) {
             trace_hmmdev_err_ats_request(iova, write, n);
             result = HMMDEV_ATS_ERROR;
-        } else if (!(res.perm & IOMMU_RO) ||
-                   (write && !(res.perm & IOMMU_WO))) {
+        } else if (!(res.perm & (write ? IOMMU_WO : IOMMU_RO))) {
             HMMDEV_STAT_INC(s, atc_translation_failures);
             trace_hmmdev_err_ats_translate(iova, write, res.perm);
             qemu_log_mask(LOG_GUEST_ERROR, "hmmdev: ATS translation of IOVA "
@@ -200,7 +201,7 @@ void hmmdev_ats_serve(HmmdevState *s)
 
             trace_hmmdev_ats_translate(iova, write, addr, res.perm);
             atc_insert_locked(s, iova, addr & ATC_PAGE_MASK, res.target_as,
-                              res.perm & IOMMU_WO, ahead || i > 0);
+                              res.perm, ahead || i > 0);
         }
         qemu_mutex_unlock(&a->lock);
     }
@@ -289,7 +290,7 @@ int hmmdev_ats_get(HmmdevState *s, uint64_t iova, uint64_t len, bool write,
             return HMMDEV_ATS_FAIL;
         }
         e = atc_find_locked(a, page);
-        if (e && (!write || e->write)) {
+        if (e && (write ? e->write : e->read)) {
             /* Fetched ahead by an earlier request of this access: a miss. */
             bool fetched = e->prefetched;
 
@@ -420,7 +421,7 @@ void hmmdev_ats_fetch_ahead(HmmdevState *s, HmmdevAtsBatch *b)
         if (a->neg_valid && a->neg_iova == page && a->neg_write == write) {
             break;      /* refused already: the access fails there */
         }
-        if (!e || (write && !e->write)) {
+        if (!e || !(write ? e->write : e->read)) {
             a->req_page[n++] = b->page[i];
         }
     }
@@ -443,7 +444,7 @@ bool hmmdev_ats_cached(HmmdevState *s, uint64_t addr, bool write)
 
     qemu_mutex_lock(&a->lock);
     e = atc_find_locked(a, addr & ATC_PAGE_MASK);
-    hit = !a->enabled || (e && (!write || e->write)) ||
+    hit = !a->enabled || (e && (write ? e->write : e->read)) ||
           (a->neg_valid && a->neg_iova == (addr & ATC_PAGE_MASK) &&
            a->neg_write == write);
     qemu_mutex_unlock(&a->lock);

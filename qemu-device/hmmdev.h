@@ -86,7 +86,9 @@ typedef struct HmmdevTlbEntry {
 
 /* One ATC entry: a 4 KiB page of IOVA space and its translation. */
 typedef struct HmmdevAtcEntry {
-    bool write;                 /* the translation allows writes */
+    bool read;                  /* the translation allows reads ... */
+    bool write;                 /* ... and writes (a DMA_FROM_DEVICE mapping
+                                 * is write-only: PCIe ATS R=0 W=1) */
     bool prefetched;            /* fetched ahead by a request, not yet used */
     uint64_t iova;              /* 4 KiB aligned */
     uint64_t addr;              /* translated address of the page */

@@ -10,6 +10,8 @@
  *	  badiova    let the device read an IOVA that was never mapped: the
  *		     command must fail (and the IOMMU report a DMAR fault)
  *	  repeat N   let the device read the same mapped page N times
+ *	  writeonly  let the device write a page mapped DMA_FROM_DEVICE (the
+ *		     IOMMU may grant write without read: ATS R=0 W=1)
  *	read: the result of the last run, one line starting with
  *	"<test>: ok", "<test>: skip <why>" or "<test>: FAIL <why>".
  *
@@ -40,12 +42,11 @@ struct hmmdev_atstest {
 	struct hmmdev_ctx ctx;
 	struct hmmdev_queue q;
 	struct hmmdev_kq kq;		/* on the borrowed hardware queue */
-	struct HmmdevSgEntry *sg;
+	struct hmmdev_hw_sg_entry *sg;
 	dma_addr_t sg_dma;
 	u8 *res;
 	dma_addr_t res_dma;
 };
-
 
 /* Borrow a free hardware queue as a kernel queue for one run. */
 static int atst_claim(struct hmmdev_atstest *t)
@@ -76,8 +77,17 @@ static void atst_release(struct hmmdev_atstest *t)
 static int atst_read(struct hmmdev_atstest *t, dma_addr_t src, u32 *status)
 {
 	memset(t->res, 0, PAGE_SIZE);
-	*t->sg = (struct HmmdevSgEntry) {
+	*t->sg = (struct hmmdev_hw_sg_entry) {
 		.src = src, .dst = t->res_dma, .len = PAGE_SIZE,
+	};
+	return hmmdev_kq_sg_copy(&t->kq, t->sg_dma, 1, ATST_TIMEOUT_US, status, NULL);
+}
+
+/* The device copies one page from t->res to @dst (a DMA address).  Status. */
+static int atst_write_page(struct hmmdev_atstest *t, dma_addr_t dst, u32 *status)
+{
+	*t->sg = (struct hmmdev_hw_sg_entry) {
+		.src = t->res_dma, .dst = dst, .len = PAGE_SIZE,
 	};
 	return hmmdev_kq_sg_copy(&t->kq, t->sg_dma, 1, ATST_TIMEOUT_US, status, NULL);
 }
@@ -203,6 +213,41 @@ out:
 	__free_page(a);
 }
 
+static void atst_writeonly(struct hmmdev_atstest *t)
+{
+	struct device *dev = &t->hd->pdev->dev;
+	struct page *a = alloc_page(GFP_KERNEL);
+	dma_addr_t ia;
+	u32 st = 0;
+	int ret;
+
+	if (!a) {
+		snprintf(t->result, sizeof(t->result), "writeonly: FAIL no memory\n");
+		return;
+	}
+	memset(page_address(a), 0, PAGE_SIZE);
+	memset(t->res, ATST_PAT_B, PAGE_SIZE);
+	ia = dma_map_page(dev, a, 0, PAGE_SIZE, DMA_FROM_DEVICE);
+	if (dma_mapping_error(dev, ia)) {
+		snprintf(t->result, sizeof(t->result), "writeonly: FAIL map\n");
+		goto out;
+	}
+	ret = atst_write_page(t, ia, &st);
+	dma_unmap_page(dev, ia, PAGE_SIZE, DMA_FROM_DEVICE);
+	if (ret || (st & HMMDEV_CS_CODE_MASK))
+		snprintf(t->result, sizeof(t->result),
+			 "writeonly: FAIL write to iova 0x%llx status 0x%x\n", (u64)ia, st);
+	else if (!atst_all(page_address(a), ATST_PAT_B))
+		snprintf(t->result, sizeof(t->result),
+			 "writeonly: FAIL iova 0x%llx: the page holds 0x%02x\n", (u64)ia,
+			 *(u8 *)page_address(a));
+	else
+		snprintf(t->result, sizeof(t->result),
+			 "writeonly: ok iova 0x%llx written by the device\n", (u64)ia);
+out:
+	__free_page(a);
+}
+
 static ssize_t atst_write(struct file *file, const char __user *ubuf, size_t len, loff_t *ppos)
 {
 	struct hmmdev_atstest *t = file->private_data;
@@ -227,6 +272,8 @@ static ssize_t atst_write(struct file *file, const char __user *ubuf, size_t len
 		atst_stale(t);
 	else if (!strcmp(cmd, "badiova"))
 		atst_badiova(t);
+	else if (!strcmp(cmd, "writeonly"))
+		atst_writeonly(t);
 	else if (sscanf(cmd, "repeat %u", &n) == 1 && n >= 1 && n <= 100000)
 		atst_repeat(t, n);
 	else

@@ -88,6 +88,15 @@ def test_stale_translation_never_used(make_vm, iommu):
         pytest.skip(f"IOVA never reused: {results}")
 
 
+@pytest.mark.parametrize("iommu", ["strict", "lazy"])
+def test_device_writes_a_write_only_mapping(make_vm, iommu):
+    """A page mapped DMA_FROM_DEVICE may be write-only in the IOMMU (Linux 7.2's
+    intel-iommu: ATS answers R=0 W=1): the device's write must go through."""
+    vm = make_vm(iommu=iommu)
+    out = selftest(vm, "writeonly")
+    assert out.startswith("writeonly: ok"), out
+
+
 def test_bad_iova_dmar_fault_and_survival(make_vm):
     """The device reads an IOVA the driver never mapped: the IOMMU reports a
     DMAR fault in the guest, the command fails with DMA, and both QEMU and
