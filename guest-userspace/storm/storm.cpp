@@ -4,7 +4,8 @@
 // byte read is checked (docs/driver.md, "Forward progress"; tests/vm/test_storm.py).
 //
 //   hmmdev-storm [--seed N] [--seconds S] [--threads T] [--procs P]
-//                [--device N] [--dmirror PATH] [--watchdog S] [--no-fork]
+//                [--device N] [--devices K] [--dmirror PATH[,PATH...]]
+//                [--watchdog S] [--no-fork]
 //
 // Each process maps its regions (anonymous, THP, hugetlbfs if the kernel
 // has huge pages, a shared mapping, and a page of counters per thread), then
@@ -60,8 +61,9 @@ struct Options {
     unsigned seconds = 30;
     unsigned threads = 4;
     unsigned procs = 1;
-    unsigned device = 0;
-    std::string dmirror;        // a /dev/hmm_dmirrorN node, or empty
+    unsigned device = 0;        // the first device
+    unsigned devices = 1;       // ... and how many: thread t uses device + t % devices
+    std::vector<std::string> dmirror;   // /dev/hmm_dmirrorN nodes (thread t: t % size), or none
     unsigned watchdog = 60;
     bool fork = true;
 };
@@ -483,10 +485,13 @@ void Storm::op_fork()
 void Storm::worker(unsigned t)
 {
     std::mt19937_64 rng(opt_.seed * 1000003 + proc_ * 1009 + t);
-    auto dev = hmmdev::Device::open(opt_.device);
+    // with several devices, pages move between their memories: another
+    // device's private page is migrated back by hmm_range_fault() first
+    auto dev = hmmdev::Device::open(opt_.device + t % opt_.devices);
     auto &q = dev.create_queue();
     // two test_hmm files per process: a device has 15 queues for everyone
-    int dmfd = opt_.dmirror.empty() || t >= 2 ? -1 : ::open(opt_.dmirror.c_str(), O_RDWR);
+    int dmfd = opt_.dmirror.empty() || t >= 2 ? -1
+             : ::open(opt_.dmirror[t % opt_.dmirror.size()].c_str(), O_RDWR);
     std::vector<uint64_t> scratch(kBlock / 8);
     while (!stop_) {
         unsigned what = rng() % 100;
@@ -566,7 +571,7 @@ void Storm::watchdog()
             }
             ::closedir(d);
         }
-        std::string dbg = "/sys/kernel/debug/hmmdev/hmmdev" + std::to_string(opt_.device) + "/stats";
+        std::string dbg = "/sys/kernel/debug/hmmdev/hmmdev" + std::to_string(opt_.device) + "/stats";   // the first device's
         std::ifstream f(dbg);
         std::stringstream ss;
         ss << f.rdbuf();
@@ -610,7 +615,13 @@ int Storm::run()
         if (std::memcmp(counters_ + t * kPage, counts_[t].data(), kPage))
             tally_.fail("DATA atomic counters of thread " + std::to_string(t));
 
-    auto st = hmmdev::Device::open(opt_.device).stats(hmmdev::Scope::Device);
+    // the devices' counters, summed
+    hmmdev::Stats st{};
+    for (unsigned d = 0; d < opt_.devices; d++) {
+        auto one = hmmdev::Device::open(opt_.device + d).stats(hmmdev::Scope::Device);
+        for (const auto &f : hmmdev::kStatFields)
+            st.*f.field += one.*f.field;
+    }
     std::printf("{\"proc\": %u, \"seed\": %" PRIu64 ", \"seconds\": %u, \"ops\": {", proc_,
                 opt_.seed, opt_.seconds);
     const char *sep = "";
@@ -644,8 +655,8 @@ int Storm::run()
 int usage()
 {
     std::fprintf(stderr, "usage: hmmdev-storm [--seed N] [--seconds S] [--threads T] [--procs P]\n"
-                         "                    [--device N] [--dmirror PATH] [--watchdog S] "
-                         "[--no-fork]\n");
+                         "                    [--device N] [--devices K] [--dmirror PATH[,PATH...]]\n"
+                         "                    [--watchdog S] [--no-fork]\n");
     return 2;
 }
 
@@ -674,10 +685,18 @@ int main(int argc, char **argv)
             ok = num(o.procs) && o.procs > 0;
         else if (a == "--device")
             ok = num(o.device);
+        else if (a == "--devices")
+            ok = num(o.devices) && o.devices > 0;
         else if (a == "--watchdog")
             ok = num(o.watchdog);
-        else if (a == "--dmirror" && i + 1 < argc)
-            o.dmirror = argv[++i];
+        else if (a == "--dmirror" && i + 1 < argc) {
+            std::string list = argv[++i];
+            for (size_t s = 0, e; s <= list.size(); s = e + 1) {
+                e = std::min(list.find(',', s), list.size());
+                if (e > s)
+                    o.dmirror.push_back(list.substr(s, e - s));
+            }
+        }
         else if (a == "--no-fork")
             o.fork = false;
         else

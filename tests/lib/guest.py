@@ -25,9 +25,9 @@ def qstats(vm, names, dev: int = 0) -> dict:
     return {k: qstat(vm, k, dev) for k in names}
 
 
-def driver_stats(vm):
-    """The driver's counters (debugfs stats) by name."""
-    out = vm.check(f"cat {DEBUGFS}/stats")
+def driver_stats(vm, device: int = 0):
+    """The driver's counters of hmmdevN (debugfs stats) by name."""
+    out = vm.check(f"cat {DEBUGFS.replace('hmmdev0', f'hmmdev{device}')}/stats")
     return {k: int(v) for k, v in (line.split() for line in out.strip().splitlines())}
 
 

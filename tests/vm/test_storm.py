@@ -20,16 +20,17 @@ SEED = int(os.environ.get("HMMDEV_STORM_SEED") or random.randrange(1 << 32))
 DEVMEM = ",devmem-size=2M"
 
 
-def storm(vm, coherent: bool, evictions: bool = True):
+def storm(vm, coherent: bool, evictions: bool = True, devices: int = 1):
     vm.check("echo 30 > /proc/sys/kernel/hung_task_timeout_secs; "
              "echo 16 > /proc/sys/vm/nr_hugepages; "
              "rmmod hmmdev && insmod /lib/modules/hmmdev.ko dmirror=1"
-             + (" coherent=1" if coherent else ""), timeout=60)
+             + (f" coherent={(1 << devices) - 1}" if coherent else ""), timeout=60)
     print(f"storm seed {SEED} (HMMDEV_STORM_SEED or SOAK_SEED replays it)")
-    node = "/dev/hmm_dmirror2" if coherent else "/dev/hmm_dmirror0"
+    # dmirror0/1 are the first two private devices, dmirror2/3 the coherent ones
+    nodes = ",".join(f"/dev/hmm_dmirror{n + (2 if coherent else 0)}" for n in range(devices))
     rc, out = vm.run(f"hmmdev-storm --seed {SEED} --seconds {SECONDS} --threads 4 --procs 2 "
-                     f"--dmirror {node} --watchdog 45 2>/tmp/storm.err; echo rc=$?; "
-                     "cat /tmp/storm.err", timeout=SECONDS + 240)
+                     f"--devices {devices} --dmirror {nodes} --watchdog 45 "
+                     "2>/tmp/storm.err; echo rc=$?; cat /tmp/storm.err", timeout=SECONDS + 240)
     print(out[-4000:])
     reports = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     if "rc=0" not in out:
@@ -42,9 +43,10 @@ def storm(vm, coherent: bool, evictions: bool = True):
                    "migrate_to_sys", "remap", "dontneed", "mprotect_ro", "dmirror_write",
                    "dmirror_read", "exclusive"):
             assert r["ops"].get(op, 0) > 0, (op, r["ops"])
-    st = driver_stats(vm)
-    assert (st["evictions"] > 0) == evictions, st
-    assert st["stuck_cancels"] == 0, st
+    for d in range(devices):
+        st = driver_stats(vm, d)
+        assert (st["evictions"] > 0) == evictions, (d, st)
+        assert st["stuck_cancels"] == 0, (d, st)
     assert reports[0]["ops"].get("fork", 0) > 0
     no_kernel_trouble(vm)
     return st
@@ -53,6 +55,13 @@ def storm(vm, coherent: bool, evictions: bool = True):
 def test_storm_private(make_vm):
     """Device-private memory, oversubscribed: eviction runs throughout."""
     storm(make_vm(device_props=DEVMEM), coherent=False)
+
+
+def test_storm_two_private_devices(make_vm):
+    """Two device-private devices, both oversubscribed: threads alternate
+    between them, so pages migrate from one device's memory to the other's
+    (hmm_range_fault() brings another device's private page back first)."""
+    storm(make_vm(devices=2, device_props=DEVMEM), coherent=False, devices=2)
 
 
 def test_storm_coherent(make_vm):
