@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Optional
 
 IOMMU_MODES = ("none", "lazy", "strict", "pt")
+KERNELS = ("7.2", "6.12")          # the pinned guest kernels (scripts/common.sh)
 
 
 class VmError(RuntimeError):
@@ -217,8 +218,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--qemu", required=True)
     p.add_argument("--qemu-python", help="QEMU tree's python/ directory")
-    p.add_argument("--kernel", required=True)
-    p.add_argument("--initrd", required=True)
+    p.add_argument("--linux", choices=KERNELS, default=os.environ.get("KERNEL", "7.2"),
+                   help="the guest kernel that `make kernel KERNEL=...` built (default: "
+                        "$KERNEL or 7.2); --kernel and --initrd override it")
+    p.add_argument("--flavour", choices=("release", "debug"),
+                   default=os.environ.get("KERNEL_FLAVOUR", "release"))
+    p.add_argument("--kernel", help="bzImage (default: from build/kernel-LINUX-FLAVOUR.dir)")
+    p.add_argument("--initrd", help="initramfs (default: build/initramfs-LINUX-FLAVOUR.cpio.gz)")
     p.add_argument("--share", help="host directory shared read-only at /host")
     p.add_argument("--mem", default="3G")
     p.add_argument("--cpus", type=int, default=2)
@@ -232,8 +238,27 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _built(a: argparse.Namespace) -> None:
+    """Fill in --kernel and --initrd from what the Makefile built for --linux."""
+    build = Path(__file__).resolve().parent.parent / "build"
+    conf = f"{a.linux}-{a.flavour}"
+    if a.kernel is None:
+        dirfile = build / f"kernel-{conf}.dir"
+        if not dirfile.is_file():
+            sys.exit(f"vm.py: no kernel built for KERNEL={a.linux} KERNEL_FLAVOUR={a.flavour}: "
+                     f"run 'make initramfs KERNEL={a.linux} KERNEL_FLAVOUR={a.flavour}'")
+        a.kernel = str(Path(dirfile.read_text().strip()) / "arch/x86/boot/bzImage")
+    if a.initrd is None:
+        a.initrd = str(build / f"initramfs-{conf}.cpio.gz")
+    for what, path in (("kernel", a.kernel), ("initramfs", a.initrd)):
+        if not Path(path).is_file():
+            sys.exit(f"vm.py: the {what} {path} does not exist: run "
+                     f"'make initramfs KERNEL={a.linux} KERNEL_FLAVOUR={a.flavour}'")
+
+
 def main(argv: list[str]) -> int:
     a = _parse(argv)
+    _built(a)
     cfg = VmConfig(qemu=a.qemu, qemu_python=a.qemu_python, kernel=a.kernel, initrd=a.initrd,
                    share=a.share, mem=a.mem, cpus=a.cpus, devices=a.devices,
                    device_props=a.device_props, iommu=a.iommu, append=a.append)

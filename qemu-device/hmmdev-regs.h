@@ -328,4 +328,11 @@ struct HmmdevFaultRecord {
 #define HMMDEV_FAULT_RECORD_SIZE    32
 #define HMMDEV_FR_PHASE             (1u << 0)  /* 1 on the first pass of the ring */
 
+#ifdef __KERNEL__
+/* The same structures under kernel-style names, for the guest driver. */
+#define hmmdev_hw_cmd               HmmdevCmd
+#define hmmdev_hw_sg_entry          HmmdevSgEntry
+#define hmmdev_hw_fault_record      HmmdevFaultRecord
+#endif
+
 #endif /* HMMDEV_REGS_H */

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Build the hmmdev guest kernel (Linux 6.12.107 from the Debian source package
-# `linux` 6.12.107-1: its upstream tarball plus our config), test_hmm.ko and the
-# static upstream hmm-tests binary.  Prints the kernel build directory (O=).
+# Build the hmmdev guest kernel (the upstream tarball of the pinned Debian
+# source package `linux`, plus our config), test_hmm.ko and the static upstream
+# hmm-tests binary.  Prints the kernel build directory (O=).
 #
+#   KERNEL=7.2|6.12                Linux 7.2.8 (the default) or 6.12.107 (LTS)
 #   KERNEL_FLAVOUR=release|debug   debug adds images/kernel-debug.config
 #   scripts/build-kernel.sh --print-dir   print the cache directory (no build)
 #   scripts/build-kernel.sh --config-only DIR
 #                                  only generate and check .config in DIR
 #
-# Cached in $HMMDEV_CACHE/linux-<flavour>-<key>; the key digests the source
+# Cached in $HMMDEV_CACHE/linux-<kernel>-<flavour>-<key>; the key digests the source
 # version, the recipe number below and the config fragments, so a second clone with the
 # same inputs reuses the build, and a build that already finished is not
 # touched again (not even a no-op make, which costs ~30 s).
@@ -33,11 +34,12 @@ RECIPE=1
 key=$( (echo "$LINUX_DEB_VERSION recipe $RECIPE"; hash_inputs "${frags[@]}"
        pinned_sums linux "$LINUX_DEB_VERSION") | sha256sum | cut -c1-12)
 src="$HMMDEV_CACHE/linux-$LINUX_UPSTREAM"
-[ "${1:-}" = "--print-dir" ] && { echo "$HMMDEV_CACHE/linux-$flavour-$key"; exit 0; }
+name="linux-$KERNEL-$flavour"
+[ "${1:-}" = "--print-dir" ] && { echo "$HMMDEV_CACHE/$name-$key"; exit 0; }
 if [ -n "$config_only" ]; then
   out=$config_only logf=$config_only/config.log
 else
-  cached_tree "linux-$flavour" "$key"
+  cached_tree "$name" "$key"
   out="$TREE/build" logf="$TREE/build.log"
   # a finished build is not touched again (not even a no-op make, ~30 s)
   [ -f "$TREE/.built" ] && { cached_tree_done "$out"; exit 0; }
@@ -90,11 +92,15 @@ run_logged "$logf" "kernel build" kmake bzImage modules
 run_logged "$logf" "kernel headers_install" kmake headers_install INSTALL_HDR_PATH="$out/usr-headers"
 
 # The upstream conformance suite, unmodified, as a static binary for the guest.
+# From 7.x it links the helpers its selftests Makefile gives every mm test
+# (vm_util.c, hugepage_settings.c); 6.12's hmm-tests.c stands alone.
 log "kernel: building selftests/mm/hmm-tests (static)" >&2
 st="$src/tools/testing/selftests"
+helpers=()
+[ -f "$st/mm/hugepage_settings.c" ] && helpers=("$st/mm/vm_util.c" "$st/mm/hugepage_settings.c")
 run_logged "$logf" "hmm-tests build" gcc -static -O2 -Wall -D_GNU_SOURCE \
   -isystem "$out/usr-headers/include" -I "$st" -I "$src" -I "$st/mm" \
-  -o "$out/hmm-tests" "$st/mm/hmm-tests.c" -lpthread
+  -o "$out/hmm-tests" "$st/mm/hmm-tests.c" "${helpers[@]}" -lpthread -lm -lrt
 touch "$TREE/.built"
 log "kernel: done: $out/arch/x86/boot/bzImage" >&2
 cached_tree_done "$out"

@@ -3,8 +3,15 @@ HMMDEV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 HMMDEV_CACHE=${HMMDEV_CACHE:-$HOME/.cache/hmmdev}
 case "$HMMDEV_CACHE" in /*) ;; *) HMMDEV_CACHE="$HMMDEV_ROOT/$HMMDEV_CACHE";; esac
 QEMU_DEB_VERSION=1:10.2.2+ds-1
-LINUX_DEB_VERSION=6.12.107-1
-LINUX_UPSTREAM=6.12.107
+# The guest kernel: KERNEL=7.2 (the default) or KERNEL=6.12 (the LTS line).
+KERNEL=${KERNEL:-7.2}
+case "$KERNEL" in
+  7.2)  LINUX_DEB_VERSION=7.2.8-1 ;;
+  6.12) LINUX_DEB_VERSION=6.12.107-1 ;;
+  *) printf 'ERROR: KERNEL=%s: expected KERNEL=7.2 (the default) or KERNEL=6.12\n' "$KERNEL" >&2
+     exit 2 ;;
+esac
+LINUX_UPSTREAM=${LINUX_DEB_VERSION%-*}
 JOBS=${JOBS:-$(nproc)}
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"; }

@@ -29,8 +29,8 @@ PKGS=(
 )
 MESON_MIN=1.5
 LIST=${HMMDEV_APT_LIST:-/etc/apt/sources.list.d/hmmdev.sources}
-# A source version apt must list once LIST is in place (scripts/common.sh pins it).
-PROBE_PKG=linux PROBE_VER=6.12.107-1
+# Source versions apt must list once LIST is in place (scripts/common.sh pins them).
+PROBE_PKG=linux PROBE_VERS="7.2.8-1 6.12.107-1"
 
 have_pkg() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed'; }
 
@@ -57,10 +57,14 @@ mirror_uri() {
   return 1
 }
 
-# Does apt's source index list PROBE_PKG at PROBE_VER?  (`apt-cache showsrc`
-# takes no =VERSION, so pick the version out of its records.)
+# Does apt's source index list PROBE_PKG at every one of PROBE_VERS?
+# (`apt-cache showsrc` takes no =VERSION, so pick the versions out of its records.)
 probe_indexed() {
-  apt-cache showsrc "$PROBE_PKG" 2>/dev/null | grep -x "Version: $PROBE_VER" >/dev/null  # not -q: SIGPIPE + pipefail
+  local listed v
+  listed=$(apt-cache showsrc "$PROBE_PKG" 2>/dev/null | sed -n 's/^Version: //p')
+  for v in $PROBE_VERS; do
+    grep -qx -- "$v" <<<"$listed" || return 1
+  done
 }
 
 # What LIST must contain on this machine.
@@ -118,7 +122,7 @@ fi
 if [ "${1:-}" = "--check" ]; then
   case $list_state in
     stale)     missing+=("apt source lines ($LIST differs from what deps.sh writes)");;
-    unindexed) missing+=("apt source index (apt-cache showsrc $PROBE_PKG lists no $PROBE_VER; apt-get update)");;
+    unindexed) missing+=("apt source index (apt-cache showsrc $PROBE_PKG lists not all of $PROBE_VERS; apt-get update)");;
   esac
   if [ ${#missing[@]} -gt 0 ]; then echo "missing: ${missing[*]}"; exit 1; fi
   exit 0

@@ -28,6 +28,7 @@
 #include <linux/workqueue.h>
 #include <uapi/linux/hmmdev.h>
 #include "hmmdev-regs.h"
+#include "core/hmmdev_compat.h"
 
 struct hmmdev_dmem;
 struct hmmdev_faultq;
@@ -46,7 +47,7 @@ struct hmmdev_faultq;
 #define HMMDEV_MIGRATE_PAGES	512	/* pages per migrate_vma call / SG_COPY */
 
 /* PTE bits the device ignores (HMMDEV_PTE_SW_MASK) that the driver uses */
-#define HMMDEV_PTE_SW_EXCLUSIVE	(1ull << 52)	/* mapped by make_device_exclusive_range() */
+#define HMMDEV_PTE_SW_EXCLUSIVE	BIT_ULL(52)	/* mapped for exclusive access */
 
 /*
  * Counters kept per device and per context: include/uapi/linux/hmmdev_stats.def
@@ -54,7 +55,7 @@ struct hmmdev_faultq;
  * described in docs/driver.md "Performance counters").
  */
 enum hmmdev_stat {
-#define HMMDEV_STAT(ENUM, name) HMMDEV_STAT_##ENUM,
+#define HMMDEV_STAT(ENUM, ...)	HMMDEV_STAT_##ENUM,
 #include <uapi/linux/hmmdev_stats.def>
 #undef HMMDEV_STAT
 	HMMDEV_STAT_NR,
@@ -109,7 +110,7 @@ struct hmmdev_pt {
 struct hmmdev_kq {
 	struct hmmdev *hd;
 	unsigned int hwq;
-	struct HmmdevCmd *ring;		/* HMMDEV_KQ_ENTRIES, dma_alloc_coherent */
+	struct hmmdev_hw_cmd *ring;		/* HMMDEV_KQ_ENTRIES, dma_alloc_coherent */
 	dma_addr_t ring_dma;
 	unsigned int tail;
 	bool broken;			/* a command timed out: restart the queue */
@@ -121,7 +122,7 @@ struct hmmdev_queue {
 	unsigned int hwq;		/* hardware queue index */
 	unsigned int id;		/* handle in the context */
 	unsigned int entries;
-	struct HmmdevCmd *ring;		/* dma_alloc_coherent */
+	struct hmmdev_hw_cmd *ring;		/* dma_alloc_coherent */
 	dma_addr_t ring_dma;
 
 	/* per ring slot: the command there, its seqno and its saved result */
@@ -297,7 +298,7 @@ static inline bool hmmdev_page_is_devmem(struct hmmdev *hd, struct page *page)
 {
 	return hd->devmem_pgmap &&
 	       (is_device_private_page(page) || is_device_coherent_page(page)) &&
-	       page->pgmap == hd->devmem_pgmap;
+	       hmmdev_page_pgmap(page) == hd->devmem_pgmap;
 }
 
 /* The device-memory offset of a page for which hmmdev_page_is_devmem(). */

@@ -47,7 +47,7 @@ struct hmmdev_ctx *hmmdev_ctx_create(struct hmmdev *hd,
 
 	if (!current->mm)
 		return ERR_PTR(-EINVAL);
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	ctx = kzalloc_obj(*ctx, GFP_KERNEL);
 	if (!ctx)
 		return ERR_PTR(-ENOMEM);
 	kref_init(&ctx->ref);

@@ -100,7 +100,7 @@ void hmmdev_kq_fini(struct hmmdev_kq *kq)
 	kq->ring = NULL;
 }
 
-static u32 kq_status(struct HmmdevCmd *c)
+static u32 kq_status(struct hmmdev_hw_cmd *c)
 {
 	return READ_ONCE(c->status);
 }
@@ -123,7 +123,7 @@ static u32 kq_status(struct HmmdevCmd *c)
 int hmmdev_kq_sg_copy(struct hmmdev_kq *kq, dma_addr_t list, unsigned int n,
 		      unsigned long timeout_us, u32 *status, u32 *info)
 {
-	struct HmmdevCmd *c;
+	struct hmmdev_hw_cmd *c;
 	int ret;
 
 	if (kq->broken)

@@ -43,7 +43,7 @@ static int pt_page_alloc(struct hmmdev_pt *pt, __le64 **e, dma_addr_t *dma)
 	mutex_lock(&pt->chunk_lock);
 	c = pt->cur;
 	if (!c || c->next == c->pages) {
-		c = kzalloc(sizeof(*c), GFP_KERNEL);
+		c = kzalloc_obj(*c, GFP_KERNEL);
 		if (!c)
 			goto nomem;
 		pages = clamp_t(unsigned int, roundup_pow_of_two(pt->carved + 1),
@@ -77,7 +77,7 @@ static struct hmmdev_pt_table *pt_table_alloc(struct hmmdev_pt *pt)
 {
 	struct hmmdev_pt_table *t;
 
-	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	t = kzalloc_obj(*t, GFP_KERNEL);
 	if (!t)
 		return NULL;
 	if (pt_page_alloc(pt, &t->e, &t->dma)) {
@@ -373,8 +373,9 @@ bool hmmdev_pt_devmem_young(struct hmmdev *hd, unsigned long index)
 		old = READ_ONCE(*(u64 *)e);
 		young = (le64_to_cpu(old) & HMMDEV_PTE_VALID) &&
 			(le64_to_cpu(old) & HMMDEV_PTE_ACCESSED);
-		while (young && !try_cmpxchg64((u64 *)e, &old,
-					       cpu_to_le64(le64_to_cpu(old) & ~HMMDEV_PTE_ACCESSED)))
+		while (young &&
+		       !try_cmpxchg64((u64 *)e, &old,
+				      cpu_to_le64(le64_to_cpu(old) & ~HMMDEV_PTE_ACCESSED)))
 			;
 	}
 	spin_unlock(&hd->rmap_lock);

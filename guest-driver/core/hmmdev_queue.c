@@ -40,7 +40,7 @@ int hmmdev_queue_create(struct hmmdev_ctx *ctx, u32 entries, u32 *id)
 		entries = HMMDEV_QUEUE_DEFAULT_ENTRIES;
 	if (entries < 2 || entries > HMMDEV_QUEUE_MAX_ENTRIES || !is_power_of_2(entries))
 		return -EINVAL;
-	q = kzalloc(sizeof(*q), GFP_KERNEL);
+	q = kzalloc_obj(*q, GFP_KERNEL);
 	if (!q)
 		return -ENOMEM;
 	q->ctx = ctx;
@@ -154,7 +154,7 @@ struct hmmdev_queue *hmmdev_queue_get(struct hmmdev_ctx *ctx, u32 id)
 static void hmmdev_queue_retire_slot(struct hmmdev_queue *q, unsigned int slot,
 				     int lost_err)
 {
-	struct HmmdevCmd *c = &q->ring[slot];
+	struct hmmdev_hw_cmd *c = &q->ring[slot];
 	u32 status = READ_ONCE(c->status);
 	struct hmmdev_ctx *ctx = q->ctx;
 
@@ -297,7 +297,7 @@ static bool hmmdev_range_ok(u64 va, u64 len)
 }
 
 /* Translate a user command into a device command; -EINVAL if malformed. */
-static int hmmdev_cmd_encode(const struct hmmdev_cmd *u, struct HmmdevCmd *c)
+static int hmmdev_cmd_encode(const struct hmmdev_cmd *u, struct hmmdev_hw_cmd *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->opcode = u->op;
@@ -394,7 +394,7 @@ int hmmdev_queue_submit(struct hmmdev_queue *q, const struct hmmdev_cmd *cmds,
 			u32 count, bool nonblock, u64 *fence)
 {
 	struct hmmdev *hd = q->ctx->hd;
-	struct HmmdevCmd hw;
+	struct hmmdev_hw_cmd hw;
 	unsigned int slot;
 	unsigned long flags;
 	u32 i;

@@ -43,7 +43,7 @@ static int dmem_sg_copy(struct hmmdev *hd, unsigned int n)
 	return 0;
 }
 
-static void sg_set(struct HmmdevSgEntry *e, u64 src, u64 dst, u32 flags)
+static void sg_set(struct hmmdev_hw_sg_entry *e, u64 src, u64 dst, u32 flags)
 {
 	e->src = src;
 	e->dst = dst;
@@ -213,7 +213,7 @@ int hmmdev_dmem_copy_to_dev(struct hmmdev *hd, struct migrate_vma *args,
 		if (spage && is_zone_device_page(spage))
 			continue;
 		dpage = pool[--*npool];
-		zone_device_page_init(dpage);
+		hmmdev_zone_device_page_init(dpage, &dm->pgmap);
 		/* a page never written is the zero page (spage NULL) */
 		sg_set(&dm->sg[k], dm->zero_dma, hmmdev_devmem_offset(hd, dpage),
 		       HMMDEV_SG_DST_DEVMEM);

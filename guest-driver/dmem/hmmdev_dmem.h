@@ -51,7 +51,7 @@ struct hmmdev_dmem {
 	/* the kernel queue: SG_COPY commands of migrations */
 	struct mutex copy_lock;		/* protects the fields below */
 	struct hmmdev_kq kq;		/* the last hardware queue, polled */
-	struct HmmdevSgEntry *sg;	/* HMMDEV_MIGRATE_PAGES entries */
+	struct hmmdev_hw_sg_entry *sg;	/* HMMDEV_MIGRATE_PAGES entries */
 	struct page **sg_pages;		/* system pages of one copy, ... */
 	dma_addr_t *sg_dma_pages;	/* ... their DMA addresses, ... */
 	unsigned int *sg_slot;		/* ... and their SG_COPY entries */
@@ -73,7 +73,7 @@ static inline bool hmmdev_dmem_enabled(struct hmmdev *hd)
 /* The device whose memory @page is (one of our ZONE_DEVICE pages). */
 static inline struct hmmdev *hmmdev_dmem_page_hd(struct page *page)
 {
-	return page->pgmap->owner;
+	return hmmdev_page_pgmap(page)->owner;
 }
 
 /* The index of one of our pages in dpage[] (its device-memory offset / 4 KiB). */

@@ -315,8 +315,8 @@ vm_fault_t hmmdev_dmem_migrate_to_ram(struct vm_fault *vmf)
 	args.end = min(end, vma->vm_end);
 	if (migrate_vma_setup(&args))
 		return VM_FAULT_SIGBUS;
-	ret = hmmdev_dmem_copy_to_sys(hd, src, dst, (args.end - args.start) >> PAGE_SHIFT, vma,
-			       args.start);
+	ret = hmmdev_dmem_copy_to_sys(hd, src, dst, (args.end - args.start) >> PAGE_SHIFT,
+				      vma, args.start);
 	migrate_vma_pages(&args);
 	moved = hmmdev_dmem_moved(src, dst, (args.end - args.start) >> PAGE_SHIFT);
 	migrate_vma_finalize(&args);

@@ -84,9 +84,15 @@ void hmmdev_dmem_put_free(struct hmmdev_dmem *dm, struct page *page)
 	spin_unlock(&dm->lock);
 }
 
-static void hmmdev_dmem_page_free(struct page *page)
+/* The last reference to one of our folios (a page on 6.12) went away. */
+static void hmmdev_dmem_free(struct hmmdev_freed *freed)
 {
-	hmmdev_dmem_put_free(hmmdev_dmem_page_hd(page)->dmem, page);
+	struct page *page = hmmdev_freed_page(freed);
+	struct hmmdev_dmem *dm = hmmdev_dmem_page_hd(page)->dmem;
+	long i;
+
+	for (i = 0; i < hmmdev_freed_nr(freed); i++)
+		hmmdev_dmem_put_free(dm, page + i);
 }
 
 /**
@@ -120,13 +126,13 @@ unsigned long hmmdev_dmem_take(struct hmmdev_dmem *dm, struct page **pages,
 }
 
 static const struct dev_pagemap_ops hmmdev_dmem_ops = {
-	.page_free = hmmdev_dmem_page_free,
+	HMMDEV_PGMAP_FREE(hmmdev_dmem_free),
 	.migrate_to_ram = hmmdev_dmem_migrate_to_ram,
 };
 
 /* The CPU maps coherent pages directly: it never faults on them. */
 static const struct dev_pagemap_ops hmmdev_dmem_coherent_ops = {
-	.page_free = hmmdev_dmem_page_free,
+	HMMDEV_PGMAP_FREE(hmmdev_dmem_free),
 };
 
 /* This function's index among the hmmdev functions, in PCI bus order. */
@@ -277,7 +283,7 @@ int hmmdev_dmem_init(struct hmmdev *hd)
 	int ret = -ENOMEM;
 
 	/* freed with the device: files closed after its removal still look */
-	dm = kzalloc(sizeof(*dm), GFP_KERNEL);
+	dm = kzalloc_obj(*dm, GFP_KERNEL);
 	if (!dm)
 		return -ENOMEM;
 	hd->dmem = dm;

@@ -145,6 +145,17 @@ static long hmmdev_ioctl_wait(struct hmmdev_ctx *ctx, void __user *uarg)
 	return hmmdev_copy_out(uarg, &w, sizeof(w), usize);
 }
 
+/* Counter i is u64 number i of struct hmmdev_stats from .faults: the list's order. */
+#define HMMDEV_STAT_INDEX(field)	\
+	((offsetof(struct hmmdev_stats, field) - offsetof(struct hmmdev_stats, faults)) / \
+	 sizeof(u64))
+static const char hmmdev_stat_order[] __maybe_unused = {
+#define HMMDEV_STAT(ENUM, name)		\
+	BUILD_BUG_ON_ZERO(HMMDEV_STAT_INDEX(name) != HMMDEV_STAT_##ENUM),
+#include <uapi/linux/hmmdev_stats.def>
+#undef HMMDEV_STAT
+};
+
 static long hmmdev_ioctl_stats(struct hmmdev_ctx *ctx, void __user *uarg)
 {
 	struct hmmdev_stats st;
@@ -154,14 +165,9 @@ static long hmmdev_ioctl_stats(struct hmmdev_ctx *ctx, void __user *uarg)
 	u32 usize;
 	int ret;
 
-	/* the uAPI struct has the list's counters, in its order, and no others */
+	/* the uAPI struct has the list's counters and no others */
 	BUILD_BUG_ON(sizeof(st) != offsetof(struct hmmdev_stats, faults) +
 		     HMMDEV_STAT_NR * sizeof(u64));
-#define HMMDEV_STAT(ENUM, name)							\
-	BUILD_BUG_ON(offsetof(struct hmmdev_stats, name) !=			\
-		     offsetof(struct hmmdev_stats, faults) + HMMDEV_STAT_##ENUM * sizeof(u64));
-#include <uapi/linux/hmmdev_stats.def>
-#undef HMMDEV_STAT
 	ret = hmmdev_copy_arg(&st, sizeof(st), offsetof(struct hmmdev_stats, faults),
 			      uarg, &usize);
 	if (ret)

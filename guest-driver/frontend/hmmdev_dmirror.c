@@ -22,12 +22,13 @@
  * executed by the device between the caller's range and a bounce window
  * mapped at DMIRROR_BOUNCE_VA, above every user address, so only the
  * caller's range can fault.  The device's faults go through the fault ring
- * and svm/hmmdev_fault.c like any other; the queue's fault scope (hmmdev_queue_set_fault_scope()) makes one fault
- * resolve the whole rest of the request, which is test_hmm's "faults"
- * contract: the ioctl reports how many fault records the device raised.
+ * and svm/hmmdev_fault.c like any other; the queue's fault scope
+ * (hmmdev_queue_set_fault_scope()) makes one fault resolve the whole rest of
+ * the request, which is test_hmm's "faults" contract: the ioctl reports how
+ * many fault records the device raised.
  * Migrations are dmem/hmmdev_migrate.c's, copied by the copy engine; SNAPSHOT reads
  * the CPU page tables like test_hmm; EXCLUSIVE maps the pages returned by
- * make_device_exclusive_range() with HMMDEV_PTE_SW_EXCLUSIVE, which
+ * hmmdev_make_device_exclusive() with HMMDEV_PTE_SW_EXCLUSIVE, which
  * CHECK_EXCLUSIVE looks for; RELEASE evicts all device memory.
  *
  * The names are test_hmm's own, so only one of the two modules can offer
@@ -127,7 +128,8 @@ static struct hmmdev *dmirror_pick(unsigned int node)
 		for (i = 0; i < ARRAY_SIZE(dmirror_devs); i++) {
 			struct hmmdev *hd = dmirror_devs[i];
 
-			if (!hd || hd->pci_rank != rank || hmmdev_dmem_coherent(hd) != want_coherent)
+			if (!hd || hd->pci_rank != rank ||
+			    hmmdev_dmem_coherent(hd) != want_coherent)
 				continue;
 			if (seen++ == want)
 				return hd;
@@ -143,7 +145,7 @@ static int dmirror_open(struct inode *inode, struct file *filp)
 	struct hmmdev *hd;
 	int ret = 0;
 
-	dmi = kzalloc(sizeof(*dmi), GFP_KERNEL);
+	dmi = kzalloc_obj(*dmi, GFP_KERNEL);
 	if (!dmi)
 		return -ENOMEM;
 	dmi->node = node - dmirror_nodes;
@@ -321,8 +323,8 @@ static int dmirror_read(struct dmirror *dmi, struct hmm_dmirror_cmd *cmd)
 
 	ret = hmmdev_dmirror_ready(dmi);
 	if (!ret)
-		ret = hmmdev_dmirror_do_read(dmi, cmd->addr, cmd->npages << PAGE_SHIFT, cmd->ptr,
-				      &cmd->cpages);
+		ret = hmmdev_dmirror_do_read(dmi, cmd->addr, cmd->npages << PAGE_SHIFT,
+					     cmd->ptr, &cmd->cpages);
 	cmd->faults = dmirror_faults(dmi) - faults;
 	return ret;
 }

@@ -17,7 +17,7 @@
  * addresses there only by asking for them with an mmap() hint): the ioctls
  * refuse ranges that reach it.
  */
-#define DMIRROR_BOUNCE_VA	(1ULL << 47)
+#define DMIRROR_BOUNCE_VA	BIT_ULL(47)
 #define DMIRROR_SNAP_PAGES	64			/* as test_hmm */
 
 /* One open dmirror file: a context on the chosen device, and its bounce. */

@@ -127,10 +127,10 @@ static unsigned char dmirror_perm(struct dmirror *dmi, unsigned long entry)
 		return HMM_DMIRROR_PROT_NONE;
 	page = hmm_pfn_to_page(entry);
 	if (is_device_private_page(page))
-		perm = page->pgmap->owner == hd ? HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
+		perm = hmmdev_page_pgmap(page)->owner == hd ? HMM_DMIRROR_PROT_DEV_PRIVATE_LOCAL :
 						  HMM_DMIRROR_PROT_DEV_PRIVATE_REMOTE;
 	else if (is_device_coherent_page(page))
-		perm = page->pgmap->owner == hd ? HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL :
+		perm = hmmdev_page_pgmap(page)->owner == hd ? HMM_DMIRROR_PROT_DEV_COHERENT_LOCAL :
 						  HMM_DMIRROR_PROT_DEV_COHERENT_REMOTE;
 	else if (is_zero_pfn(page_to_pfn(page)))
 		perm = HMM_DMIRROR_PROT_ZERO;
@@ -269,7 +269,7 @@ int hmmdev_dmirror_migrate(struct dmirror *dmi, struct hmm_dmirror_cmd *cmd, boo
 
 /*
  * Exclusive access to a piece of at most DMIRROR_SNAP_PAGES: the mirror loop
- * with make_device_exclusive_range() as the fault step and a map
+ * with hmmdev_make_device_exclusive() as the fault step and a map
  * transaction as the commit.
  */
 struct dmirror_excl {
@@ -279,13 +279,36 @@ struct dmirror_excl {
 	int got;				/* ... entries of pages[] */
 };
 
+static void dmirror_excl_put(struct page *page)
+{
+	if (page) {
+		unlock_page(page);
+		put_page(page);
+	}
+}
+
+/*
+ * Page by page (hmmdev_make_device_exclusive()).  A page that cannot be made
+ * exclusive is a NULL entry, and the commit answers -EBUSY as 6.12's
+ * test_hmm does; 7.2's errors other than -EBUSY (-EOPNOTSUPP: not
+ * anonymous memory) are returned as they are, as 7.2's test_hmm does.
+ */
 static int dmirror_excl_fault(struct hmmdev_mirror *mr)
 {
 	struct dmirror_excl *x = container_of(mr, struct dmirror_excl, mr);
+	unsigned long addr;
+	struct page *page;
 
-	x->got = make_device_exclusive_range(mr->ctx->mm, mr->range.start, mr->range.end,
-					     x->pages, mr->ctx);
-	return x->got < 0 ? x->got : 0;
+	for (x->got = 0, addr = mr->range.start; addr < mr->range.end; addr += PAGE_SIZE) {
+		page = hmmdev_make_device_exclusive(mr->ctx->mm, addr, mr->ctx);
+		if (IS_ERR(page) && PTR_ERR(page) != -EBUSY && HMMDEV_K72) {
+			while (x->got)
+				dmirror_excl_put(x->pages[--x->got]);
+			return PTR_ERR(page);
+		}
+		x->pages[x->got++] = IS_ERR(page) ? NULL : page;
+	}
+	return 0;
 }
 
 static int dmirror_excl_commit(struct hmmdev_mirror *mr)
@@ -302,12 +325,8 @@ static int dmirror_excl_commit(struct hmmdev_mirror *mr)
 		x->map.seq = mr->range.notifier_seq;
 		ret = hmmdev_map_commit(&x->map);
 	}
-	for (i = 0; i < x->got; i++) {
-		if (x->pages[i]) {
-			unlock_page(x->pages[i]);
-			put_page(x->pages[i]);
-		}
-	}
+	for (i = 0; i < x->got; i++)
+		dmirror_excl_put(x->pages[i]);
 	return ret;
 }
 

@@ -16,7 +16,8 @@
 static struct dentry *hmmdev_debugfs_root;
 
 const char *const hmmdev_stat_names[HMMDEV_STAT_NR] = {
-#define HMMDEV_STAT(ENUM, name) [HMMDEV_STAT_##ENUM] = #name,
+#define HMMDEV_STAT(ENUM, name)		\
+	[HMMDEV_STAT_##ENUM] = #name,
 #include <uapi/linux/hmmdev_stats.def>
 #undef HMMDEV_STAT
 };

@@ -103,7 +103,8 @@ void hmmdev_sysfs_init(void)
 	for (i = 0; i < HMMDEV_STAT_NR; i++) {
 		struct dev_ext_attribute *ea = &hmmdev_stat_attrs[i];
 
-		if (!hmmdev_stat_names[i])
+		if (WARN_ONCE(!hmmdev_stat_names[i],
+			      "hmmdev: counter %lu is not in hmmdev_stats.def\n", i))
 			continue;
 		sysfs_attr_init(&ea->attr.attr);
 		ea->attr.attr.name = hmmdev_stat_names[i];

@@ -8,8 +8,9 @@
  * sorted by context and address and cut into groups of records whose 2 MiB
  * windows touch, and each group is resolved with one hmm_range_fault() call
  * (hmmdev_mirror_fault()).  A queue with a fault scope set (the test_hmm
- * personality) gets the whole rest of its request resolved instead.  Every record's stalled queue then gets REPLAY,
- * or CANCEL with the errno saved for the submitter.  Writing FQ_HEAD
+ * personality) gets the whole rest of its request resolved instead.  Every
+ * record's stalled queue then gets REPLAY, or CANCEL with the errno saved
+ * for the submitter.  Writing FQ_HEAD
  * afterwards re-arms the interrupt.
  *
  * A record is matched to its queue by the queue number and checked against
@@ -143,7 +144,8 @@ static void hmmdev_fault_resolve(struct hmmdev *hd, struct hmmdev_fault *f)
 						    f->err == -ELOOP ? -ELOOP : -EIO;
 		/* counted first: the submitter may look as soon as it completes */
 		hmmdev_count(f->ctx, f->err ? HMMDEV_STAT_CANCELS : HMMDEV_STAT_REPLAYS, 1);
-		hmmdev_count_ns(f->ctx, HMMDEV_STAT_NS_IRQ_TO_REPLAY, READ_ONCE(hd->faultq->irq_ns));
+		hmmdev_count_ns(f->ctx, HMMDEV_STAT_NS_IRQ_TO_REPLAY,
+				READ_ONCE(hd->faultq->irq_ns));
 		hmmdev_wr(hd, hmmdev_qreg(q->hwq, HMMDEV_QREG_FAULT), action);
 	}
 	spin_unlock_irq(&hd->lock);
@@ -159,7 +161,7 @@ static void hmmdev_fault_resolve(struct hmmdev *hd, struct hmmdev_fault *f)
  * legitimate commands.  Past max_fault_rounds the command is cancelled with
  * -ELOOP, as UVM cancels a fault it cannot service, instead of a livelock.
  */
-static bool hmmdev_fault_stuck(struct hmmdev_queue *q, const struct HmmdevFaultRecord *r)
+static bool hmmdev_fault_stuck(struct hmmdev_queue *q, const struct hmmdev_hw_fault_record *r)
 {
 	struct hmmdev_fault_progress *p = &q->progress;
 	unsigned long gen = READ_ONCE(q->ctx->mirror_gen);
@@ -205,7 +207,7 @@ static unsigned long hmmdev_fault_probe(struct hmmdev_ctx *ctx, u64 va, u8 acces
 
 /* Cancel a command that makes no progress (hmmdev_fault_stuck()). */
 static void hmmdev_fault_cancel_stuck(struct hmmdev *hd, struct hmmdev_queue *q,
-				      const struct HmmdevFaultRecord *r)
+				      const struct hmmdev_hw_fault_record *r)
 {
 	struct hmmdev_fault f = {
 		.ctx = q->ctx, .q = q, .va = r->va, .access = r->access,
@@ -232,14 +234,14 @@ static void hmmdev_fault_cancel_stuck(struct hmmdev *hd, struct hmmdev_queue *q,
 	hmmdev_fault_resolve(hd, &f);
 }
 
-static void hmmdev_fault_batch(struct hmmdev *hd, const struct HmmdevFaultRecord *recs,
+static void hmmdev_fault_batch(struct hmmdev *hd, const struct hmmdev_hw_fault_record *recs,
 			       unsigned int nrec)
 {
 	struct hmmdev_fault *f = hd->faultq->faults;
 	unsigned int n = 0, i, j, k;
 
 	for (i = 0; i < nrec; i++) {
-		const struct HmmdevFaultRecord *r = &recs[i];
+		const struct hmmdev_hw_fault_record *r = &recs[i];
 		struct hmmdev_queue *q;
 		u64 os, oe, until;
 
@@ -276,8 +278,8 @@ static void hmmdev_fault_batch(struct hmmdev *hd, const struct HmmdevFaultRecord
 			f[n].win_end = min_t(u64, f[n].win_start + HMMDEV_FAULT_WINDOW,
 					     HMMDEV_VA_LIMIT);
 			hmmdev_fault_operand(&q->slot_cmd[r->cmd_index], r->va, &os, &oe);
-			f[n].req_end = min_t(u64, f[n].win_end,
-					     max_t(u64, PAGE_ALIGN(oe), f[n].req_start + PAGE_SIZE));
+			f[n].req_end = max_t(u64, PAGE_ALIGN(oe), f[n].req_start + PAGE_SIZE);
+			f[n].req_end = min_t(u64, f[n].win_end, f[n].req_end);
 		}
 		n++;
 	}
@@ -408,7 +410,7 @@ int hmmdev_fault_init(struct hmmdev *hd)
 	struct hmmdev_faultq *fq;
 	int ret = -ENOMEM;
 
-	fq = kzalloc(sizeof(*fq), GFP_KERNEL);
+	fq = kzalloc_obj(*fq, GFP_KERNEL);
 	if (!fq)
 		return -ENOMEM;
 	hd->faultq = fq;
@@ -430,7 +432,7 @@ int hmmdev_fault_init(struct hmmdev *hd)
 	 * concurrently with itself on one workqueue, so fault handling stays
 	 * serialized as with an ordered workqueue.
 	 */
-	fq->wq = alloc_workqueue("hmmdev-fault-%s", WQ_HIGHPRI | WQ_MEM_RECLAIM, 1,
+	fq->wq = alloc_workqueue("hmmdev-fault-%s", WQ_PERCPU | WQ_HIGHPRI | WQ_MEM_RECLAIM, 1,
 				 pci_name(hd->pdev));
 	if (!fq->wq)
 		goto err_free;

@@ -34,7 +34,7 @@
 #include "svm/hmmdev_svm.h"
 
 #define HUGE_ORDER	(HMMDEV_HUGE_SHIFT - PAGE_SHIFT)
-#define HUGE_PAGES	(1U << HUGE_ORDER)
+#define HUGE_PAGES	BIT(HUGE_ORDER)
 #define MAP_TRIES	8	/* times the tables are reserved again after -ENOMEM */
 
 /* Can pfns[i..i+511] be one 2 MiB device PTE? */
@@ -106,7 +106,7 @@ static void map_dma(struct hmmdev_map *m)
 		if (hmmdev_page_is_devmem(m->ctx->hd, page))
 			continue;
 		if (hmmdev_pt_lookup(&m->ctx->pt, m->start + i * PAGE_SIZE, &order, &pte) == page &&
-		    (order != 0) == (n != 1))
+		    order == (n > 1 ? HUGE_ORDER : 0))
 			continue;	/* the leaf stays: hmmdev_pt_map() returns 0 */
 		m->dma[i] = dma_map_page(dev, page, 0, n * PAGE_SIZE, DMA_BIDIRECTIONAL);
 		if (dma_mapping_error(dev, m->dma[i]))

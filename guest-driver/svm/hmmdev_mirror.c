@@ -38,7 +38,7 @@ static bool hmmdev_mirror_invalidate(struct mmu_interval_notifier *mni,
 	unsigned long pages;
 
 	/*
-	 * make_device_exclusive_range() on behalf of this context: the CPU PTE
+	 * make_device_exclusive() on behalf of this context: the CPU PTE
 	 * becomes a device-exclusive entry for the very page the device maps,
 	 * so there is nothing to undo, and the caller's sequence check must
 	 * not see its own request (nouveau_svm does the same).

@@ -70,8 +70,8 @@ int hmmdev_policy_set(struct hmmdev_ctx *ctx, u64 start, u64 end, u32 pref, bool
 	int ret = 0;
 
 	/* at most two new ranges: the new one and the tail of a split one */
-	nr = kzalloc(sizeof(*nr), GFP_KERNEL);
-	split = kzalloc(sizeof(*split), GFP_KERNEL);
+	nr = kzalloc_obj(*nr, GFP_KERNEL);
+	split = kzalloc_obj(*split, GFP_KERNEL);
 	if (!nr || !split) {
 		ret = -ENOMEM;
 		goto out;
@@ -99,17 +99,20 @@ int hmmdev_policy_set(struct hmmdev_ctx *ctx, u64 start, u64 end, u32 pref, bool
 			r->end = start;
 			pos = &r->node;
 			break;
-		} else if (r->start < start) {
+		}
+		if (r->start < start) {
 			r->end = start;
 			pos = &r->node;
-		} else if (r->end > end) {
+			continue;
+		}
+		if (r->end > end) {
 			r->start = end;
 			break;
-		} else {
-			list_del(&r->node);
-			kfree(r);
-			ctx->npolicies--;
 		}
+		/* inside [start, end): replaced */
+		list_del(&r->node);
+		kfree(r);
+		ctx->npolicies--;
 	}
 	if (store) {
 		nr->start = start;

@@ -13,7 +13,7 @@
 /* The fault ring: written by the device, drained by fault_work. */
 struct hmmdev_faultq {
 	struct hmmdev *hd;
-	struct HmmdevFaultRecord *fq;
+	struct hmmdev_hw_fault_record *fq;
 	dma_addr_t fq_dma;
 	u32 fq_head;
 	u64 irq_ns;			/* ktime of the last fault interrupt */
@@ -24,7 +24,7 @@ struct hmmdev_faultq {
 	unsigned long *req;		/* hmm_range input flags */
 	unsigned long *pfns;		/* hmm_range output */
 	dma_addr_t *dma;		/* DMA mappings made for them */
-	struct HmmdevFaultRecord *recs;	/* HMMDEV_FAULT_BATCH records */
+	struct hmmdev_hw_fault_record *recs;	/* HMMDEV_FAULT_BATCH records */
 	void *faults;			/* HMMDEV_FAULT_BATCH struct hmmdev_fault */
 };
 

@@ -62,6 +62,11 @@ class Artifacts:
         return d
 
     @property
+    def driver_build(self) -> Path:
+        """The module's output directory for the kernel under test (build/driver-K-F)."""
+        return self.need("HMMDEV_DRIVER_BUILD")
+
+    @property
     def kernel_build(self) -> Path:
         return self.need("HMMDEV_KERNEL_BUILD")
 

@@ -1,7 +1,8 @@
 """The guest kernel config: every symbol the fragments ask for must survive.
 
 These run only the configure step of scripts/build-kernel.sh (--config-only,
-~10 s each) against the unpacked 6.12.107 tree in the build cache.
+~10 s each) against the unpacked tree of the kernel under test (KERNEL=7.2 or
+6.12, as `make test` exports it) in the build cache.
 """
 import os
 import shutil
@@ -55,3 +56,17 @@ def test_dropped_symbols_are_listed(tmp_path):
     assert "did not survive merge_config" in p.stderr
     assert "CONFIG_ZONE_DEVICE: wanted y, got n" in p.stderr
     assert "CONFIG_HMMDEV_NO_SUCH_SYMBOL: wanted y, got n" in p.stderr
+
+
+@pytest.mark.parametrize("cmd", [
+    ["bash", "scripts/build-kernel.sh", "--print-dir"],
+    ["make", "-s", "help"],
+])
+def test_unknown_kernel_is_one_clear_line(cmd):
+    # not the variables of the `make test` we may run under (KERNEL=7.2 there)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    env["KERNEL"] = "5.4"
+    p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode != 0
+    assert "KERNEL=5.4: expected KERNEL=7.2 (the default) or KERNEL=6.12" in p.stderr, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1, p.stderr

@@ -47,12 +47,13 @@ def test_cli_lists_every_device(make_vm):
     assert rc == 1 and "/dev/hmmdev7" in out and "No such file" in out
 
 
-def test_module_reloads_from_host_share(make_vm):
-    # The 9p share lets a rebuilt module be tried without a new image.
+def test_module_reloads_from_host_share(make_vm, artifacts):
+    # The 9p share lets a rebuilt module be tried without a new image:
+    # /host/build/driver-<kernel>-<flavour>/hmmdev.ko (README).
     vm = make_vm()
     vm.check("rmmod hmmdev")
     assert vm.run("test -e /dev/hmmdev0")[0] != 0
-    vm.check("insmod /host/guest-driver/hmmdev.ko")
+    vm.check(f"insmod /host/{artifacts.driver_build.relative_to(ROOT)}/hmmdev.ko")
     assert vm.check(f"cat {SYSFS}/version").strip() == VERSION
 
 

@@ -27,6 +27,7 @@
 #ifndef _UAPI_LINUX_HMMDEV_H
 #define _UAPI_LINUX_HMMDEV_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -35,7 +36,7 @@
 #define HMMDEV_IOC_MAGIC        'h'
 
 /* The device works on 48-bit virtual addresses: a VA range must end at or below this. */
-#define HMMDEV_VA_LIMIT         (1ULL << 48)
+#define HMMDEV_VA_LIMIT         _BITULL(48)
 
 /**
  * struct hmmdev_info - HMMDEV_IOC_GET_INFO: identify the device
@@ -175,7 +176,7 @@ struct hmmdev_submit {
 	__u64 fence;
 };
 
-#define HMMDEV_SUBMIT_F_NONBLOCK        (1U << 0)
+#define HMMDEV_SUBMIT_F_NONBLOCK        _BITUL(0)
 
 /**
  * struct hmmdev_wait - HMMDEV_IOC_WAIT: wait for a command to complete
