@@ -11,6 +11,7 @@
 #include <linux/pagemap.h>
 #include <linux/rmap.h>
 #include <linux/sched/mm.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 #include "frontend/hmmdev_dmirror.h"
 
@@ -277,6 +278,8 @@ struct dmirror_excl {
 	struct hmmdev_map map;
 	struct page *pages[DMIRROR_SNAP_PAGES];	/* locked and referenced */
 	int got;				/* ... entries of pages[] */
+	unsigned long pfns[DMIRROR_SNAP_PAGES];	/* the transaction's */
+	dma_addr_t dma[DMIRROR_SNAP_PAGES];
 };
 
 static void dmirror_excl_put(struct page *page)
@@ -341,30 +344,34 @@ int hmmdev_dmirror_exclusive(struct dmirror *dmi, struct hmm_dmirror_cmd *cmd)
 {
 	u64 end = cmd->addr + (cmd->npages << PAGE_SHIFT), addr;
 	struct hmmdev_ctx *ctx = dmi->ctx;
-	unsigned long pfns[DMIRROR_SNAP_PAGES];
-	dma_addr_t dma[DMIRROR_SNAP_PAGES];
-	struct dmirror_excl x = {
-		.mr = {
-			.range = { .notifier = &ctx->notifier, .hmm_pfns = pfns },
-			.ctx = ctx,
-			.fault = dmirror_excl_fault,
-			.commit = dmirror_excl_commit,
-		},
-		.map = {
-			.ctx = ctx, .pfns = pfns, .dma = dma,
-			.perm = HMMDEV_PTE_SW_EXCLUSIVE, .notifier = &ctx->notifier,
-		},
-	};
+	struct dmirror_excl *x;
 	int ret = 0;
 
-	if (!mmget_not_zero(ctx->mm))
+	/* 2 KiB of arrays: not on the stack (KASAN kernels warn past 2 KiB) */
+	x = kzalloc_obj(*x, GFP_KERNEL);
+	if (!x)
+		return -ENOMEM;
+	x->mr = (struct hmmdev_mirror) {
+		.range = { .notifier = &ctx->notifier, .hmm_pfns = x->pfns },
+		.ctx = ctx,
+		.fault = dmirror_excl_fault,
+		.commit = dmirror_excl_commit,
+	};
+	x->map = (struct hmmdev_map) {
+		.ctx = ctx, .pfns = x->pfns, .dma = x->dma,
+		.perm = HMMDEV_PTE_SW_EXCLUSIVE, .notifier = &ctx->notifier,
+	};
+	if (!mmget_not_zero(ctx->mm)) {
+		kfree(x);
 		return -EINVAL;
-	for (addr = cmd->addr; addr < end && !ret; addr = x.mr.range.end) {
-		x.mr.range.start = addr;
-		x.mr.range.end = min_t(u64, end, addr + DMIRROR_SNAP_PAGES * PAGE_SIZE);
-		ret = hmmdev_mirror_loop(&x.mr);
+	}
+	for (addr = cmd->addr; addr < end && !ret; addr = x->mr.range.end) {
+		x->mr.range.start = addr;
+		x->mr.range.end = min_t(u64, end, addr + DMIRROR_SNAP_PAGES * PAGE_SIZE);
+		ret = hmmdev_mirror_loop(&x->mr);
 	}
 	mmput(ctx->mm);
+	kfree(x);
 	if (ret)
 		return ret;
 	ret = hmmdev_dmirror_ready(dmi);
